@@ -1,0 +1,21 @@
+"""Typed application keys: every shared object of the service hangs off the app under one of these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from collector.config import Settings
+from collector.ingest.pipeline import IngestPipeline
+from collector.metrics import Metrics
+from store.interface import Store
+
+__all__ = ("clock_key", "metrics_key", "pipeline_key", "settings_key", "store_key")
+
+settings_key = web.AppKey("settings", Settings)
+store_key = web.AppKey("store", Store)
+pipeline_key = web.AppKey("pipeline", IngestPipeline)
+metrics_key = web.AppKey("metrics", Metrics)
+# unix microseconds; tests inject a controlled clock
+clock_key: web.AppKey[Callable[[], int]] = web.AppKey("clock")

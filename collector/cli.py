@@ -1,0 +1,146 @@
+"""Command line: serve | migrate | verify; the only module that exits the process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from collector import __version__
+from collector.config import Settings, load_settings, setting_specs
+from collector.logs import setup_logging
+from store.errors import StoreError
+from store.factory import open_store, run_migrations
+from store.interface import Store
+from store.model import SessionQuery
+
+__all__ = ("main",)
+
+LOG = logging.getLogger("collector")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agentlens-collector", description="AgentLens Collector")
+    parser.add_argument("--version", action="version", version=f"agentlens-collector {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the HTTP service (default)")
+    for spec in setting_specs():
+        if spec.flag:
+            serve.add_argument(spec.flag, dest=spec.name, default=None, help=f"{spec.help} [{spec.env}]")
+    migrate = sub.add_parser("migrate", help="apply database migrations and exit")
+    verify = sub.add_parser("verify", help="verify hash chains and report failures")
+    verify.add_argument("--tenant", help="only this tenant")
+    verify.add_argument("--session", help="only this session (needs --tenant, default 'default')")
+    for p in (migrate, verify):
+        p.add_argument("--db-path", dest="db_path", default=None, help="SQLite file [AGENTLENS_DB_PATH]")
+        p.add_argument("--database-url", dest="database_url", default=None, help="PostgreSQL URL [DATABASE_URL]")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings | None:
+    overrides: dict[str, Any] = {
+        spec.name: getattr(args, spec.name) for spec in setting_specs() if getattr(args, spec.name, None) is not None
+    }
+    settings, problems = load_settings(overrides=overrides)
+    if problems:
+        print("agentlens-collector: invalid configuration:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return None
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "serve"
+    if command == "serve" and args.command is None:
+        args = _parser().parse_args(["serve", *(argv or [])])
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    setup_logging(settings.log_level, settings.log_format)
+    try:
+        if command == "serve":
+            return _serve(settings)
+        if command == "migrate":
+            return asyncio.run(_migrate(settings))
+        if command == "verify":
+            return asyncio.run(_verify(settings, args.tenant, args.session))
+    except StoreError as exc:
+        print(f"agentlens-collector: database error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"agentlens-collector: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+async def _open(settings: Settings) -> Store:
+    return await open_store(settings.store_url, **_store_options(settings))
+
+
+def _store_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {"session_idle_minutes": settings.session_idle_minutes}
+    if settings.dialect == "postgresql":
+        options.update(pool_min=settings.pg_pool_min, pool_max=settings.pg_pool_max)
+    return options
+
+
+def _serve(settings: Settings) -> int:
+    from collector.app import create_app
+
+    async def make_app() -> web.Application:
+        store = await _open(settings)
+        return create_app(settings, store)
+
+    LOG.info("starting agentlens-collector %s on %s:%d (%s)", __version__, settings.host, settings.port,
+             settings.dialect)
+    web.run_app(
+        make_app(), host=settings.host, port=settings.port, access_log=None, print=None,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+    )
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    applied = await run_migrations(settings.store_url)
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+async def _verify(settings: Settings, tenant: str | None, session: str | None) -> int:
+    store = await _open(settings)
+    failures = checked = 0
+    try:
+        tenants = [tenant or "default"] if session else ([tenant] if tenant else await store.list_tenants())
+        for t in tenants:
+            sessions = [session] if session else await _all_session_ids(store, t)
+            for sid in sessions:
+                result = await store.verify_session(t, sid)
+                checked += 1
+                if result is None:
+                    print(f"{t}/{sid}: unknown session")
+                    failures += 1
+                elif not result.valid:
+                    print(f"{t}/{sid}: INVALID at seq {result.failed_at_seq}: {result.reason}")
+                    failures += 1
+    finally:
+        await store.close()
+    print(f"verified {checked} session(s): {checked - failures} valid, {failures} invalid")
+    return 1 if failures else 0
+
+
+async def _all_session_ids(store: Store, tenant: str) -> list[str]:
+    ids: list[str] = []
+    offset = 0
+    while True:
+        page = await store.query_sessions(tenant, SessionQuery(limit=500, offset=offset))
+        ids.extend(s.id for s in page.sessions)
+        if not page.has_more:
+            return ids
+        offset += len(page.sessions)

@@ -1,0 +1,65 @@
+"""Event ids: monotonic ULIDs minted by the server and deterministic ULIDs for OTLP retries."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+__all__ = ("MonotonicUlid", "deterministic_ulid", "encode_ulid", "new_ulid")
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_RANDOM_BITS = 80
+_RANDOM_MAX = (1 << _RANDOM_BITS) - 1
+_TIME_MAX = (1 << 48) - 1
+
+
+def encode_ulid(ms: int, rand: int) -> str:
+    """26 Crockford base32 characters for a 48-bit millisecond time and 80 random bits."""
+    value = (min(max(ms, 0), _TIME_MAX) << _RANDOM_BITS) | (rand & _RANDOM_MAX)
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+class MonotonicUlid:
+    """ULIDs that strictly increase within the process, even inside one millisecond.
+
+    Within a millisecond the 80-bit random part is incremented; if the clock goes backwards,
+    the last time is kept, so order is never violated.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_ms = -1
+        self._last_rand = 0
+
+    def __call__(self, now_ms: int | None = None) -> str:
+        ms = int(time.time() * 1000) if now_ms is None else now_ms
+        with self._lock:
+            if ms <= self._last_ms:
+                ms = self._last_ms
+                rand = self._last_rand + 1
+                if rand > _RANDOM_MAX:  # 2^80 ids in one millisecond: borrow the next one
+                    ms += 1
+                    rand = int.from_bytes(os.urandom(10), "big") >> 1
+            else:
+                # Keep the top bit clear so increments within the millisecond cannot overflow.
+                rand = int.from_bytes(os.urandom(10), "big") >> 1
+            self._last_ms, self._last_rand = ms, rand
+        return encode_ulid(ms, rand)
+
+
+new_ulid = MonotonicUlid()
+
+
+def deterministic_ulid(ms: int, digest: bytes) -> str:
+    """A ULID whose time is ``ms`` and whose 80 random bits are the first 80 bits of ``digest``."""
+    return encode_ulid(ms, int.from_bytes(digest[:10], "big"))
+
+
+def default_id_factory() -> MonotonicUlid:
+    """The process-wide monotonic ULID source."""
+    return new_ulid

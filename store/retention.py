@@ -1,0 +1,63 @@
+"""Retention planning shared by the backends: contiguous runs of deleted seqs and their digests."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = ("DeletedRun", "RetentionBatch", "fold_digest", "plan_retention_batch")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionBatch:
+    """One expired event picked for deletion (``rowid`` is the backend's row handle)."""
+
+    rowid: int
+    session_id: str
+    seq: int
+    hash: str
+    prev_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedRun:
+    """Contiguous seqs ``from_seq..to_seq`` of one session deleted together."""
+
+    session_id: str
+    from_seq: int
+    to_seq: int
+    first_prev_hash: str | None
+    hashes: tuple[str, ...]
+
+
+def plan_retention_batch(batch: Sequence[RetentionBatch]) -> list[DeletedRun]:
+    """Group a batch of expired events into per-session runs of consecutive seqs."""
+    by_session: dict[str, list[RetentionBatch]] = {}
+    for item in batch:
+        by_session.setdefault(item.session_id, []).append(item)
+    runs: list[DeletedRun] = []
+    for session_id, items in by_session.items():
+        items.sort(key=lambda b: b.seq)
+        start = 0
+        for i in range(1, len(items) + 1):
+            if i == len(items) or items[i].seq != items[i - 1].seq + 1:
+                part = items[start:i]
+                runs.append(DeletedRun(
+                    session_id, part[0].seq, part[-1].seq, part[0].prev_hash, tuple(b.hash for b in part),
+                ))
+                start = i
+    return runs
+
+
+def fold_digest(previous: str | None, hashes: Iterable[str]) -> str:
+    """sha256 hex over the previous digest (if any) and the given hashes, newline separated.
+
+    An anchor's digest is folded batch by batch, so it commits to every hash it replaced.
+    """
+    h = hashlib.sha256()
+    if previous is not None:
+        h.update(previous.encode())
+        h.update(b"\n")
+    h.update("\n".join(hashes).encode())
+    return h.hexdigest()

@@ -1,0 +1,550 @@
+"""SQLiteStore: the Store contract on one SQLite file (single writer, read-only reader pool)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from store import rowcodec
+from store.chain import Anchor, ChainVerifier
+from store.errors import Conflict, NotFound
+from store.model import (
+    Agent,
+    AgentPatch,
+    AlertHistoryEntry,
+    AlertHistoryPage,
+    AlertRule,
+    AlertRuleInput,
+    AlertRulePatch,
+    AlertWindowStats,
+    AnalyticsParams,
+    AnalyticsResult,
+    ApiKey,
+    ChainVerification,
+    EventPage,
+    EventQuery,
+    InsertResult,
+    NewEvent,
+    RetentionResult,
+    Session,
+    SessionPage,
+    SessionPatch,
+    SessionQuery,
+    StorageStats,
+    StoredEvent,
+)
+from store.plan import AgentState, SessionState, plan_insert
+from store.retention import RetentionBatch, plan_retention_batch
+from store.sqlite import queries as q
+from store.sqlite import rows
+from store.sqlite.connections import SQLiteConnections
+
+__all__ = ("SQLiteStore",)
+
+# SQLite allows 32766 host parameters; stay far below for IN (...) lists.
+_IN_CHUNK = 500
+CHAIN_CHUNK = 1000
+
+
+def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> list[Sequence[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+
+
+class SQLiteStore:
+    """The Store protocol on SQLite. Build it with ``await SQLiteStore.open(path)``."""
+
+    dialect = "sqlite"
+
+    def __init__(
+        self, conns: SQLiteConnections, *, session_idle_minutes: float, clock_us: Callable[[], int],
+        new_id: Callable[[], str],
+    ) -> None:
+        self._c = conns
+        self._idle_us = int(session_idle_minutes * 60_000_000)
+        self._clock_us = clock_us
+        self._new_id = new_id
+
+    @classmethod
+    async def open(
+        cls, path: str | Path, *, session_idle_minutes: float = 30, clock_us: Callable[[], int] | None = None,
+        new_id: Callable[[], str] | None = None, migrate: bool = True,
+    ) -> SQLiteStore:
+        from store.ids import default_id_factory
+
+        conns = await SQLiteConnections.open(Path(path), migrate=migrate)
+        return cls(
+            conns, session_idle_minutes=session_idle_minutes,
+            clock_us=clock_us or (lambda: time.time_ns() // 1000), new_id=new_id or default_id_factory(),
+        )
+
+    @property
+    def path(self) -> Path:
+        return self._c.path
+
+    async def close(self) -> None:
+        await self._c.close()
+
+    async def ping(self) -> float:
+        start = time.perf_counter()
+        async with self._c.read() as db:
+            await (await db.execute(q.SELECT_ONE)).fetchone()
+        return (time.perf_counter() - start) * 1000
+
+    # ------------------------------------------------------------------ writes
+
+    async def insert_events(self, events: Sequence[NewEvent]) -> InsertResult:
+        if not events:
+            return InsertResult((), 0, 0, ())
+        by_tenant: dict[str, tuple[set[str], set[str], set[str]]] = {}
+        for ev in events:
+            ids, sids, aids = by_tenant.setdefault(ev.tenant_id, (set(), set(), set()))
+            if ev.dedupe:
+                ids.add(ev.id)
+            sids.add(ev.session_id)
+            aids.add(ev.agent_id)
+        async with self._c.write() as db:
+            existing: dict[tuple[str, str], str] = {}
+            sessions: dict[tuple[str, str], SessionState] = {}
+            agents: dict[tuple[str, str], AgentState] = {}
+            for tenant, (ids, sids, aids) in by_tenant.items():
+                for chunk in _chunks(sorted(ids)):
+                    async with db.execute(q.in_marks(q.SELECT_EXISTING_IDS, len(chunk)), (tenant, *chunk)) as cur:
+                        for event_id, digest in await cur.fetchall():
+                            existing[(tenant, event_id)] = digest
+                for chunk in _chunks(sorted(sids)):
+                    async with db.execute(q.in_marks(q.SELECT_SESSIONS_BY_IDS, len(chunk)), (tenant, *chunk)) as cur:
+                        for row in await cur.fetchall():
+                            st = rows.session_state(row)
+                            sessions[(tenant, st.id)] = st
+                for chunk in _chunks(sorted(aids)):
+                    async with db.execute(q.in_marks(q.SELECT_AGENTS_BY_IDS, len(chunk)), (tenant, *chunk)) as cur:
+                        for row in await cur.fetchall():
+                            ag = rows.agent_state(row)
+                            agents[(tenant, ag.id)] = ag
+            plan = plan_insert(events, existing=existing, sessions=sessions, agents=agents)
+            if plan.event_rows:
+                await db.executemany(q.INSERT_EVENT, plan.event_rows)
+                await db.executemany(q.UPSERT_SESSION_STATE, [rows.session_state_row(s) for s in plan.sessions])
+                await db.executemany(q.UPSERT_AGENT_STATE, [rows.agent_state_row(a) for a in plan.agents])
+                for s in plan.sessions:
+                    if s.tags_changed:
+                        await db.execute(q.DELETE_SESSION_TAGS, (s.tenant_id, s.id))
+                        await db.executemany(q.INSERT_SESSION_TAG, [(s.tenant_id, s.id, t) for t in s.tags])
+        return InsertResult(
+            outcomes=tuple(plan.outcomes), inserted=plan.inserted, duplicates=plan.duplicates,
+            sessions_touched=tuple((s.tenant_id, s.id) for s in plan.sessions),
+        )
+
+    async def upsert_session(self, tenant: str, patch: SessionPatch) -> Session:
+        values = rows.session_patch_values(patch)
+        async with self._c.write() as db:
+            async with db.execute(q.SELECT_SESSION, (tenant, patch.id)) as cur:
+                found = await cur.fetchone()
+            if found is not None:
+                if values:
+                    assignments = ", ".join(f"{col} = ?" for col in values)
+                    await db.execute(
+                        q.UPDATE_SESSION_FIELDS.format(assignments=assignments), (*values.values(), tenant, patch.id),
+                    )
+            else:
+                now_us = self._clock_us()
+                started_at = patch.started_at or _iso_now()
+                await db.execute(q.INSERT_SESSION_DEFAULTS, (
+                    tenant, patch.id, patch.agent_id or "", patch.agent_name, started_at, _ts_or(started_at, now_us),
+                    patch.ended_at, patch.status or "active", patch.event_count or 0, patch.tool_call_count or 0,
+                    patch.error_count or 0, patch.total_cost_usd or 0.0, patch.llm_call_count or 0,
+                    patch.total_input_tokens or 0, patch.total_output_tokens or 0,
+                    values.get("tags", "[]"), started_at, _ts_or(started_at, now_us), tenant,
+                ))
+            if patch.tags is not None:
+                await db.execute(q.DELETE_SESSION_TAGS, (tenant, patch.id))
+                await db.executemany(q.INSERT_SESSION_TAG, [(tenant, patch.id, t) for t in patch.tags])
+        session = await self.get_session(tenant, patch.id)
+        assert session is not None
+        return session
+
+    async def upsert_agent(self, tenant: str, patch: AgentPatch) -> Agent:
+        values = rows.agent_patch_values(patch)
+        if patch.last_seen_at is not None:
+            values["last_seen_at"] = patch.last_seen_at
+            values["last_seen_ts"] = _ts_or(patch.last_seen_at, self._clock_us())
+        async with self._c.write() as db:
+            async with db.execute(q.SELECT_AGENT, (tenant, patch.id)) as cur:
+                found = await cur.fetchone()
+            if found is not None:
+                if values:
+                    assignments = ", ".join(f"{col} = ?" for col in values)
+                    await db.execute(
+                        q.UPDATE_AGENT_FIELDS.format(assignments=assignments), (*values.values(), tenant, patch.id),
+                    )
+            else:
+                now = _iso_now()
+                seen = patch.last_seen_at or now
+                seen_ts = _ts_or(seen, self._clock_us())
+                await db.execute(q.INSERT_AGENT_DEFAULTS, (
+                    tenant, patch.id, patch.name or patch.id, patch.description, seen, seen_ts, seen, seen_ts, tenant,
+                ))
+        agent = await self.get_agent(tenant, patch.id)
+        assert agent is not None
+        return agent
+
+    # ------------------------------------------------------------------ events
+
+    async def query_events(self, tenant: str, query: EventQuery) -> EventPage:
+        where, params = q.event_filters(query)
+        async with self._c.read() as db:
+            page_args = (tenant, *params, query.limit, query.offset)
+            async with db.execute(q.select_events(where, query.order), page_args) as cur:
+                events = tuple(rows.stored_event(r) for r in await cur.fetchall())
+            async with db.execute(q.count_events(where), (tenant, *params)) as cur:
+                total = int((await cur.fetchone() or (0,))[0])
+        return EventPage(events, total, query.offset + len(events) < total)
+
+    async def count_events(self, tenant: str, query: EventQuery) -> int:
+        where, params = q.event_filters(query)
+        async with self._c.read() as db, db.execute(q.count_events(where), (tenant, *params)) as cur:
+            return int((await cur.fetchone() or (0,))[0])
+
+    async def get_event(self, tenant: str, event_id: str) -> StoredEvent | None:
+        async with self._c.read() as db, db.execute(q.SELECT_EVENT, (tenant, event_id)) as cur:
+            row = await cur.fetchone()
+        return rows.stored_event(row) if row else None
+
+    async def get_session_timeline(
+        self, tenant: str, session_id: str, *, limit: int | None = None, after: str | None = None,
+    ) -> list[StoredEvent]:
+        params: tuple[Any, ...]
+        async with self._c.read() as db:
+            if after is not None:
+                async with db.execute(q.SELECT_EVENT_POSITION, (tenant, session_id, after)) as cur:
+                    pos = await cur.fetchone()
+                if pos is None:
+                    return []
+                sql, params = q.SELECT_TIMELINE_AFTER, (tenant, session_id, pos[0], pos[0], pos[1], limit or -1)
+            elif limit is not None:
+                sql, params = q.SELECT_TIMELINE_LIMIT, (tenant, session_id, limit)
+            else:
+                sql, params = q.SELECT_TIMELINE, (tenant, session_id)
+            async with db.execute(sql, params) as cur:
+                return [rows.stored_event(r) for r in await cur.fetchall()]
+
+    async def iter_session_timeline(
+        self, tenant: str, session_id: str, *, chunk_size: int = 1000,
+    ) -> AsyncIterator[list[StoredEvent]]:
+        after: str | None = None
+        while True:
+            chunk = await self.get_session_timeline(tenant, session_id, limit=chunk_size, after=after)
+            if not chunk:
+                return
+            yield chunk
+            if len(chunk) < chunk_size:
+                return
+            after = chunk[-1].id
+
+    async def verify_session(self, tenant: str, session_id: str) -> ChainVerification | None:
+        async with self._c.read() as db:
+            async with db.execute(q.SELECT_SESSION, (tenant, session_id)) as cur:
+                srow = await cur.fetchone()
+            if srow is None:
+                return None
+            head = rows.session_state(srow)
+            async with db.execute(q.SELECT_ANCHORS, (tenant, session_id)) as cur:
+                anchors = [Anchor(int(a[0]), int(a[1]), a[2], a[3]) for a in await cur.fetchall()]
+        verifier = ChainVerifier(anchors, head_seq=head.chain_seq, head_hash=head.chain_head)
+        last_seq = -1
+        while not verifier.failed:
+            async with self._c.read() as db:
+                async with db.execute(q.SELECT_CHAIN_CHUNK, (tenant, session_id, last_seq, CHAIN_CHUNK)) as cur:
+                    chunk = [rows.stored_event(r) for r in await cur.fetchall()]
+            if not chunk:
+                break
+            verifier.feed(chunk)
+            last_seq = chunk[-1].seq
+        return verifier.result()
+
+    # ------------------------------------------------------------------ sessions, agents
+
+    def _idle_before(self) -> int:
+        return self._clock_us() - self._idle_us
+
+    async def query_sessions(self, tenant: str, query: SessionQuery) -> SessionPage:
+        idle_before = self._idle_before()
+        where, params = q.session_filters(query, idle_before)
+        async with self._c.read() as db:
+            async with db.execute(q.select_sessions(where), (tenant, *params, query.limit, query.offset)) as cur:
+                found = tuple(
+                    rowcodec.session_from_state(rows.session_state(r), idle_before) for r in await cur.fetchall()
+                )
+            async with db.execute(q.count_sessions(where), (tenant, *params)) as cur:
+                total = int((await cur.fetchone() or (0,))[0])
+        return SessionPage(found, total, query.offset + len(found) < total)
+
+    async def count_sessions(self, tenant: str, query: SessionQuery) -> int:
+        where, params = q.session_filters(query, self._idle_before())
+        async with self._c.read() as db, db.execute(q.count_sessions(where), (tenant, *params)) as cur:
+            return int((await cur.fetchone() or (0,))[0])
+
+    async def get_session(self, tenant: str, session_id: str) -> Session | None:
+        async with self._c.read() as db, db.execute(q.SELECT_SESSION, (tenant, session_id)) as cur:
+            row = await cur.fetchone()
+        return rowcodec.session_from_state(rows.session_state(row), self._idle_before()) if row else None
+
+    async def list_agents(self, tenant: str) -> list[Agent]:
+        async with self._c.read() as db, db.execute(q.SELECT_AGENTS, (tenant,)) as cur:
+            return [rowcodec.agent_from_row(r) for r in await cur.fetchall()]
+
+    async def get_agent(self, tenant: str, agent_id: str) -> Agent | None:
+        async with self._c.read() as db, db.execute(q.SELECT_AGENT, (tenant, agent_id)) as cur:
+            row = await cur.fetchone()
+        return rowcodec.agent_from_row(row) if row else None
+
+    # ------------------------------------------------------------------ analytics, stats
+
+    async def get_analytics(self, tenant: str, params: AnalyticsParams) -> AnalyticsResult:
+        where = q.analytics_where(params.agent_id is not None, params.exclude_metrics)
+        args: list[Any] = [tenant, params.from_us, params.to_us]
+        if params.agent_id is not None:
+            args.append(params.agent_id)
+        async with self._c.read() as db:
+            async with db.execute(q.analytics_buckets(params.granularity, where), args) as cur:
+                buckets = tuple(rowcodec.analytics_bucket(r) for r in await cur.fetchall())
+            async with db.execute(q.analytics_totals(where), args) as cur:
+                totals = rowcodec.analytics_totals(await cur.fetchone())
+        return AnalyticsResult(buckets, totals)
+
+    async def get_alert_window_stats(
+        self, tenant: str, from_us: int, to_us: int, *, agent_id: str | None, tags: Sequence[str] | None,
+    ) -> AlertWindowStats:
+        args: list[Any] = [tenant, from_us, to_us]
+        if agent_id is not None:
+            args.append(agent_id)
+        args.extend(tags or ())
+        sql = q.alert_window_stats(agent_id is not None, len(tags or ()))
+        async with self._c.read() as db, db.execute(sql, args) as cur:
+            return rowcodec.alert_window_stats(await cur.fetchone())
+
+    async def get_stats(self, tenant: str) -> StorageStats:
+        async with self._c.read() as db:
+            async with db.execute(q.SELECT_STATS, {"t": tenant}) as cur:
+                r = await cur.fetchone()
+            async with db.execute(q.SELECT_DB_SIZE) as cur:
+                size = await cur.fetchone()
+        assert r is not None
+        return StorageStats(int(r[0]), int(r[1]), int(r[2]), r[3], r[4], int(size[0]) if size else 0)
+
+    # ------------------------------------------------------------------ alert rules and history
+
+    async def create_alert_rule(self, tenant: str, rule: AlertRuleInput) -> AlertRule:
+        now = _iso_now()
+        stored = AlertRule(
+            id=self._new_id(), name=rule.name, enabled=rule.enabled, condition=rule.condition,
+            threshold=rule.threshold, window_minutes=rule.window_minutes, scope_agent_id=rule.scope_agent_id,
+            scope_tags=rule.scope_tags, notify_channels=rule.notify_channels, created_at=now, updated_at=now,
+            tenant_id=tenant,
+        )
+        async with self._c.write() as db:
+            await db.execute(q.INSERT_ALERT_RULE, rows.alert_rule_row(stored))
+        return stored
+
+    async def update_alert_rule(self, tenant: str, rule_id: str, patch: AlertRulePatch) -> AlertRule:
+        async with self._c.write() as db:
+            async with db.execute(q.SELECT_ALERT_RULE, (tenant, rule_id)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise NotFound("Alert rule not found")
+            updated = rowcodec.patch_alert_rule(rows.alert_rule(row), patch, _iso_now())
+            r = rows.alert_rule_row(updated)
+            await db.execute(q.UPDATE_ALERT_RULE, (*r[1:8], updated.updated_at, tenant, rule_id))
+        return updated
+
+    async def delete_alert_rule(self, tenant: str, rule_id: str) -> None:
+        async with self._c.write() as db:
+            cur = await db.execute(q.DELETE_ALERT_RULE, (tenant, rule_id))
+            if cur.rowcount == 0:
+                raise NotFound("Alert rule not found")
+
+    async def list_alert_rules(self, tenant: str) -> list[AlertRule]:
+        async with self._c.read() as db, db.execute(q.SELECT_ALERT_RULES, (tenant,)) as cur:
+            return [rows.alert_rule(r) for r in await cur.fetchall()]
+
+    async def get_alert_rule(self, tenant: str, rule_id: str) -> AlertRule | None:
+        async with self._c.read() as db, db.execute(q.SELECT_ALERT_RULE, (tenant, rule_id)) as cur:
+            row = await cur.fetchone()
+        return rows.alert_rule(row) if row else None
+
+    async def insert_alert_history(self, tenant: str, entry: AlertHistoryEntry) -> None:
+        async with self._c.write() as db:
+            await db.execute(q.INSERT_ALERT_HISTORY, (
+                entry.id, entry.rule_id, entry.triggered_at, _ts_or(entry.triggered_at, self._clock_us()),
+                entry.resolved_at, entry.current_value, entry.threshold, entry.message, tenant,
+            ))
+
+    async def resolve_alert_history(self, tenant: str, entry_id: str, resolved_at: str) -> None:
+        async with self._c.write() as db:
+            cur = await db.execute(q.RESOLVE_ALERT_HISTORY, (resolved_at, tenant, entry_id))
+            if cur.rowcount == 0:
+                raise NotFound("Alert history entry not found")
+
+    async def list_alert_history(
+        self, tenant: str, *, rule_id: str | None = None, limit: int = 50, offset: int = 0,
+    ) -> AlertHistoryPage:
+        page_sql, count_sql = q.alert_history_page(rule_id is not None)
+        args: tuple[Any, ...] = (tenant, rule_id) if rule_id is not None else (tenant,)
+        async with self._c.read() as db:
+            async with db.execute(page_sql, (*args, limit, offset)) as cur:
+                entries = tuple(rows.alert_history_entry(r) for r in await cur.fetchall())
+            async with db.execute(count_sql, args) as cur:
+                total = int((await cur.fetchone() or (0,))[0])
+        return AlertHistoryPage(entries, total, offset + len(entries) < total)
+
+    # ------------------------------------------------------------------ api keys and settings
+
+    async def create_api_key(self, key: ApiKey) -> None:
+        try:
+            async with self._c.write() as db:
+                await db.execute(q.INSERT_API_KEY, rows.api_key_row(key))
+        except Exception as exc:  # InvalidInput from a UNIQUE violation
+            if "constraint" in str(exc):
+                raise Conflict("API key already exists") from exc
+            raise
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        async with self._c.read() as db, db.execute(q.SELECT_API_KEY_BY_HASH, (key_hash,)) as cur:
+            row = await cur.fetchone()
+        return rows.api_key(row) if row else None
+
+    async def list_api_keys(self, tenant: str | None) -> list[ApiKey]:
+        sql, args = (q.SELECT_API_KEYS_ALL, ()) if tenant is None else (q.SELECT_API_KEYS_TENANT, (tenant,))
+        async with self._c.read() as db, db.execute(sql, args) as cur:
+            return [rows.api_key(r) for r in await cur.fetchall()]
+
+    async def revoke_api_key(self, tenant: str | None, key_id: str, when: int) -> ApiKey:
+        async with self._c.write() as db:
+            async with db.execute(q.SELECT_API_KEY, (key_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None or (tenant is not None and row[4] != tenant):
+                raise NotFound("API key not found")
+            key = rows.api_key(row)
+            if key.revoked_at is not None:
+                raise Conflict("API key already revoked")
+            await db.execute(q.REVOKE_API_KEY, (when, key_id))
+        return rowcodec.with_revoked(key, when)
+
+    async def touch_api_key(self, key_id: str, when: int) -> None:
+        async with self._c.write() as db:
+            await db.execute(q.TOUCH_API_KEY, (when, key_id))
+
+    async def count_api_keys(self) -> int:
+        async with self._c.read() as db, db.execute(q.COUNT_USABLE_API_KEYS, (int(time.time()),)) as cur:
+            return int((await cur.fetchone() or (0,))[0])
+
+    async def get_settings(self, tenant: str) -> dict[str, str]:
+        async with self._c.read() as db, db.execute(q.SELECT_SETTINGS, (tenant,)) as cur:
+            return {str(k): str(v) for k, v in await cur.fetchall()}
+
+    async def put_settings(self, tenant: str, values: Mapping[str, str]) -> None:
+        async with self._c.write() as db:
+            await db.executemany(q.UPSERT_SETTING, [(tenant, k, v) for k, v in values.items()])
+
+    # ------------------------------------------------------------------ maintenance
+
+    async def list_tenants(self) -> list[str]:
+        async with self._c.read() as db, db.execute(q.SELECT_TENANTS) as cur:
+            return sorted({str(r[0]) for r in await cur.fetchall()})
+
+    async def apply_retention(self, tenant: str, cutoff_us: int, *, batch_size: int = 5000) -> RetentionResult:
+        deleted = 0
+        touched: set[str] = set()
+        anchored: set[str] = set()
+        while True:
+            async with self._c.write() as db:
+                async with db.execute(q.SELECT_EXPIRED_BATCH, (tenant, cutoff_us, batch_size)) as cur:
+                    batch = [RetentionBatch(int(r[0]), r[1], int(r[2]), r[3], r[4]) for r in await cur.fetchall()]
+                if not batch:
+                    break
+                for run in plan_retention_batch(batch):
+                    await self._record_anchor(db, tenant, run)
+                    anchored.add(run.session_id)
+                await db.executemany(q.DELETE_EVENT_BY_ROWID, [(b.rowid,) for b in batch])
+            deleted += len(batch)
+            touched.update(b.session_id for b in batch)
+        sessions_deleted = 0
+        for chunk in _chunks(sorted(touched)):
+            async with self._c.write() as db:
+                for sid in chunk:
+                    cur = await db.execute(q.DELETE_SESSION_IF_EMPTY, (tenant, sid))
+                    if cur.rowcount:
+                        sessions_deleted += 1
+                        anchored.discard(sid)
+                        await db.execute(q.DELETE_ORPHAN_TAGS, (tenant, sid))
+                        await db.execute(q.DELETE_SESSION_ANCHORS, (tenant, sid))
+        return RetentionResult(deleted, sessions_deleted, len(anchored), cutoff_us)
+
+    async def _record_anchor(self, db: aiosqlite.Connection, tenant: str, run: Any) -> None:
+        """Add a deleted run of seqs to the session's anchors, merging with adjacent ones."""
+        from store.retention import fold_digest
+
+        async with db.execute(q.SELECT_ANCHOR_ENDING_AT, (tenant, run.session_id, run.from_seq - 1)) as cur:
+            left = await cur.fetchone()
+        async with db.execute(q.SELECT_ANCHOR_STARTING_AT, (tenant, run.session_id, run.to_seq + 1)) as cur:
+            right = await cur.fetchone()
+        if left is not None:
+            digest = fold_digest(left[1], run.hashes)
+            count = int(left[2]) + len(run.hashes)
+            to_seq, last = run.to_seq, run.hashes[-1]
+            if right is not None:
+                digest = fold_digest(digest, [right[2]])
+                count += int(right[3])
+                to_seq, last = int(right[1]), right[4]
+                await db.execute(q.DELETE_ANCHOR, (right[0],))
+            await db.execute(q.EXTEND_ANCHOR, (to_seq, last, count, digest, left[0]))
+        elif right is not None:
+            digest = fold_digest(fold_digest(None, run.hashes), [right[2]])
+            await db.execute(q.MERGE_ANCHOR_TAIL, (
+                run.from_seq, run.first_prev_hash, int(right[3]) + len(run.hashes), digest, right[0],
+            ))
+        else:
+            await db.execute(q.INSERT_ANCHOR, (
+                tenant, run.session_id, run.from_seq, run.to_seq, run.first_prev_hash, run.hashes[-1],
+                len(run.hashes), fold_digest(None, run.hashes), _iso_now(),
+            ))
+
+    async def record_retention_run(
+        self, *, started_at: str, cutoff: str, results: Sequence[tuple[str, RetentionResult]], duration_ms: float,
+    ) -> None:
+        details = rowcodec.retention_details(results)
+        async with self._c.write() as db:
+            await db.execute(q.INSERT_RETENTION_RUN, (
+                started_at, cutoff, sum(r.deleted_count for _, r in results),
+                sum(r.sessions_deleted for _, r in results), sum(r.anchored_sessions for _, r in results),
+                duration_ms, details,
+            ))
+
+    async def list_retention_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest audit rows of retention runs (for tests and operators)."""
+        async with self._c.read() as db, db.execute(q.SELECT_RETENTION_RUNS, (limit,)) as cur:
+            return [rowcodec.retention_run(r) for r in await cur.fetchall()]
+
+
+def _ts_or(text: str, fallback_us: int) -> int:
+    from store.timefmt import parse_rfc3339
+
+    try:
+        return parse_rfc3339(text)
+    except ValueError:
+        return fallback_us
+
+
+async def migrate_database(path: str | Path) -> list[str]:
+    """Apply pending migrations to the SQLite file at ``path`` and return their names."""
+    from store.sqlite.connections import migrate_file
+
+    return await migrate_file(Path(path))
