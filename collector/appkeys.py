@@ -11,7 +11,7 @@ from collector.ingest.pipeline import IngestPipeline
 from collector.metrics import Metrics
 from store.interface import Store
 
-__all__ = ("clock_key", "metrics_key", "pipeline_key", "settings_key", "store_key")
+__all__ = ("clock_key", "metrics_key", "pipeline_key", "settings_key", "store_key", "tenant_key")
 
 settings_key = web.AppKey("settings", Settings)
 store_key = web.AppKey("store", Store)
@@ -19,3 +19,6 @@ pipeline_key = web.AppKey("pipeline", IngestPipeline)
 metrics_key = web.AppKey("metrics", Metrics)
 # unix microseconds; tests inject a controlled clock
 clock_key: web.AppKey[Callable[[], int]] = web.AppKey("clock")
+
+# per request: the caller's tenant, set by the auth middleware (never taken from the body)
+tenant_key = web.RequestKey("tenant", str)

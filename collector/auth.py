@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from collector.appkeys import tenant_key
+
 __all__ = ("DEFAULT_TENANT", "auth_middleware")
 
 DEFAULT_TENANT = "default"
@@ -15,5 +17,5 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request["tenant"] = DEFAULT_TENANT
+    request[tenant_key] = DEFAULT_TENANT
     return await handler(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -92,18 +93,33 @@ def _store_options(settings: Settings) -> dict[str, Any]:
 
 
 def _serve(settings: Settings) -> int:
-    from collector.app import create_app
+    return asyncio.run(_serve_async(settings))
 
-    async def make_app() -> web.Application:
-        store = await _open(settings)
-        return create_app(settings, store)
 
-    LOG.info("starting agentlens-collector %s on %s:%d (%s)", __version__, settings.host, settings.port,
-             settings.dialect)
-    web.run_app(
-        make_app(), host=settings.host, port=settings.port, access_log=None, print=None,
-        shutdown_timeout=settings.shutdown_timeout_seconds,
-    )
+async def _serve_async(settings: Settings) -> int:
+    from collector.app import create_app  # noqa: PLC0415  (keeps `migrate`/`verify` light)
+
+    store = await _open(settings)
+    app = create_app(settings, store)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout_seconds)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        ports = sorted({addr[1] for addr in runner.addresses})
+        # One machine-readable line: tests and scripts wait for it instead of polling.
+        print(f"agentlens-collector ready on http://{settings.host}:{ports[0] if ports else settings.port} "
+              f"({settings.dialect})", file=sys.stderr, flush=True)
+        await stop.wait()
+        LOG.info("shutting down: draining the ingest queue")
+    finally:
+        # stops accepting, waits for in-flight requests, drains the pipeline, closes the store
+        await runner.cleanup()
+    LOG.info("stopped")
     return 0
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from collector.appkeys import tenant_key
 from store.timefmt import parse_query_time
 
 __all__ = (
@@ -93,8 +94,8 @@ class ApiError(Exception):
 
 def tenant_of(request: web.Request) -> str:
     """The caller's tenant, set by the auth middleware (never taken from the request body)."""
-    tenant = request.get("tenant")
-    if not isinstance(tenant, str):
+    tenant: str | None = request.get(tenant_key)
+    if tenant is None:
         raise web.HTTPUnauthorized()
     return tenant
 

@@ -1,0 +1,155 @@
+"""Test helpers that are not fixtures: PostgreSQL databases, server processes, event builders."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+VECTORS = REPO.parent / "shared" / "vectors"
+
+_PG_CANDIDATES = (
+    "postgresql://root@/test?host=/var/run/postgresql",
+    "postgresql://root@127.0.0.1:5432/test",
+)
+
+
+def pg_admin_dsn() -> tuple[str | None, str]:
+    """The first PostgreSQL DSN that accepts a connection, or (None, why not)."""
+    import asyncio
+
+    import asyncpg
+
+    candidates = [os.environ["AGENTLENS_TEST_PG_DSN"]] if os.environ.get("AGENTLENS_TEST_PG_DSN") else _PG_CANDIDATES
+    errors: list[str] = []
+
+    async def probe(dsn: str) -> bool:
+        try:
+            conn = await asyncpg.connect(dsn, timeout=3)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            errors.append(f"{dsn}: {exc}")
+            return False
+        await conn.close()
+        return True
+
+    for dsn in candidates:
+        if asyncio.run(probe(dsn)):
+            return dsn, ""
+    return None, "; ".join(errors)
+
+
+def _with_database(dsn: str, name: str) -> str:
+    head, _, tail = dsn.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{tail}" if tail else "")
+
+
+async def pg_database_url(admin_dsn: str, created: list[str]) -> str:
+    """Create a fresh database and return its URL; its name is appended to ``created``."""
+    import asyncpg
+
+    name = f"alc_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    created.append(name)
+    return _with_database(admin_dsn, name)
+
+
+async def drop_databases(admin_dsn: str, names: list[str]) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+_READY = re.compile(r"agentlens-collector ready on http://[^:]+:(\d+)")
+
+
+class ServerProcess:
+    """``python -m collector serve`` in a subprocess; ``start()`` returns once it prints its ready line."""
+
+    def __init__(self, db_path: Path, *, env: Mapping[str, str] | None = None, port: int = 0) -> None:
+        self.db_path = db_path
+        self.env = {**os.environ, "AGENTLENS_AUTH": "disabled", "AGENTLENS_LOG_LEVEL": "warning", **(env or {})}
+        self.requested_port = port
+        self.port = 0
+        self.proc: subprocess.Popen[str] | None = None
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "collector", "serve", "--host", "127.0.0.1", "--port", str(self.requested_port),
+             "--db-path", str(self.db_path)],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=self.env, cwd=REPO,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                self.kill()
+                raise RuntimeError("server did not become ready:\n" + "".join(self.output)) from None
+            m = _READY.search(line)
+            if m:
+                self.port = int(m[1])
+                return self
+            if line == "":
+                raise RuntimeError("server exited before it was ready:\n" + "".join(self.output))
+
+    def _pump(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.output.append(line)
+            self.lines.put(line)
+        self.lines.put("")
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to flush anything."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(30)
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        """SIGTERM and wait for a clean exit; returns the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+
+def custom_event(session: str, i: int, **extra: Any) -> dict[str, Any]:
+    """A small valid native event."""
+    event: dict[str, Any] = {
+        "sessionId": session, "agentId": "agent-1", "eventType": "custom",
+        "payload": {"type": "test", "data": {"i": i}},
+    }
+    event.update(extra)
+    return event
