@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from store.model import (
@@ -31,7 +31,10 @@ from store.model import (
     StoredEvent,
 )
 
-__all__ = ("Store",)
+__all__ = ("CommitCallback", "Store")
+
+# (tenant, ids of events committed by another process)
+CommitCallback = Callable[[str, Sequence[str]], Awaitable[None]]
 
 
 class Store(Protocol):
@@ -95,6 +98,9 @@ class Store(Protocol):
 
     async def get_event(self, tenant: str, event_id: str) -> StoredEvent | None:
         """The event, or ``None`` when it does not exist for this tenant."""
+
+    async def get_events_by_ids(self, tenant: str, event_ids: Sequence[str]) -> list[StoredEvent]:
+        """The events with these ids that exist for the tenant, ordered by (time, id)."""
 
     async def get_session_timeline(
         self, tenant: str, session_id: str, *, limit: int | None = None, after: str | None = None,
@@ -203,6 +209,23 @@ class Store(Protocol):
 
     async def put_settings(self, tenant: str, values: Mapping[str, str]) -> None:
         """Store settings for the tenant, replacing the given keys only."""
+
+    # ------------------------------------------------------------------ many replicas
+
+    async def listen_commits(self, callback: CommitCallback) -> Callable[[], Awaitable[None]]:
+        """Call ``callback(tenant, event_ids)`` for events committed by OTHER processes on this database.
+
+        PostgreSQL fans out with LISTEN/NOTIFY; SQLite (one process per file) never calls back.
+        Returns an async function that stops listening.
+        """
+
+    async def is_leader(self, name: str) -> bool:
+        """Whether this process holds (or just took) the leadership named ``name``.
+
+        Scheduled jobs run only on the leader. PostgreSQL: a session-level advisory lock on a
+        dedicated connection, lost when that connection dies so another process takes over.
+        SQLite: always true.
+        """
 
     # ------------------------------------------------------------------ maintenance
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import aiosqlite
 from store import rowcodec
 from store.chain import Anchor, ChainVerifier
 from store.errors import Conflict, NotFound
+from store.interface import CommitCallback
 from store.model import (
     Agent,
     AgentPatch,
@@ -217,6 +218,15 @@ class SQLiteStore:
         async with self._c.read() as db, db.execute(q.SELECT_EVENT, (tenant, event_id)) as cur:
             row = await cur.fetchone()
         return rows.stored_event(row) if row else None
+
+    async def get_events_by_ids(self, tenant: str, event_ids: Sequence[str]) -> list[StoredEvent]:
+        found: list[StoredEvent] = []
+        async with self._c.read() as db:
+            for chunk in _chunks(list(dict.fromkeys(event_ids))):
+                async with db.execute(q.in_marks(q.SELECT_EVENTS_BY_IDS, len(chunk)), (tenant, *chunk)) as cur:
+                    found.extend(rows.stored_event(r) for r in await cur.fetchall())
+        found.sort(key=lambda e: (e.ts_us, e.id))
+        return found
 
     async def get_session_timeline(
         self, tenant: str, session_id: str, *, limit: int | None = None, after: str | None = None,
@@ -453,6 +463,17 @@ class SQLiteStore:
     async def put_settings(self, tenant: str, values: Mapping[str, str]) -> None:
         async with self._c.write() as db:
             await db.executemany(q.UPSERT_SETTING, [(tenant, k, v) for k, v in values.items()])
+
+    # ------------------------------------------------------------------ many replicas
+
+    async def listen_commits(self, callback: CommitCallback) -> Callable[[], Awaitable[None]]:
+        async def stop() -> None:
+            return None
+
+        return stop  # one process per SQLite file: nothing is committed elsewhere
+
+    async def is_leader(self, name: str) -> bool:
+        return True
 
     # ------------------------------------------------------------------ maintenance
 

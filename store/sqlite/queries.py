@@ -30,6 +30,7 @@ INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.j
 SELECT_EXISTING_IDS = "SELECT id, hash FROM events WHERE tenant_id = ? AND id IN ({marks})"
 
 SELECT_EVENT = f"SELECT {EVENT_FIELDS} FROM events WHERE tenant_id = ? AND id = ?"
+SELECT_EVENTS_BY_IDS = f"SELECT {EVENT_FIELDS} FROM events WHERE tenant_id = ? AND id IN ({{marks}})"
 
 SELECT_TIMELINE = f"SELECT {EVENT_FIELDS} FROM events WHERE tenant_id = ? AND session_id = ? ORDER BY ts, id"
 SELECT_TIMELINE_LIMIT = SELECT_TIMELINE + " LIMIT ?"
