@@ -145,6 +145,18 @@ class ServerProcess:
         return self.proc.wait(timeout)
 
 
+async def wait_until(condition: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    """Yield to the event loop until ``condition()`` is true (no fixed sleeps); fail after ``timeout``."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
 def custom_event(session: str, i: int, **extra: Any) -> dict[str, Any]:
     """A small valid native event."""
     event: dict[str, Any] = {

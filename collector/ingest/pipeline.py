@@ -78,6 +78,7 @@ class IngestPipeline:
         self._accepting = False
         self._listeners: list[CommitListener] = []
         self._busy = False
+        self._committing = 0
         self._idle = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
@@ -119,6 +120,11 @@ class IngestPipeline:
     @property
     def queued_events(self) -> int:
         return self._queued_events
+
+    @property
+    def pending_events(self) -> int:
+        """Events accepted but not yet committed (queued or in the transaction being written)."""
+        return self._queued_events + self._committing
 
     def check_capacity(self) -> None:
         """Raise ``Overloaded`` before a request body is read if the queue is already full."""
@@ -185,10 +191,12 @@ class IngestPipeline:
                 continue
             group = self._take_group()
             self._busy = True
+            self._committing = sum(len(b.events) for b in group)
             try:
                 await self._commit(group)
             finally:
                 self._busy = False
+                self._committing = 0
 
     async def _commit(self, group: list[_Batch]) -> None:
         events = [e for b in group for e in b.events]
