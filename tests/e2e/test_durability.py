@@ -119,7 +119,9 @@ async def test_overload_answers_503_and_loses_nothing_acknowledged(make_client: 
             task = asyncio.create_task(client.post("/api/events", json={"events": events}))
             pending.append(task)
             expected = 100 * len(pending)
-            await wait_until(lambda: task.done() or pipeline.pending_events >= expected, what="request queued")
+            await wait_until(
+                lambda t=task, n=expected: t.done() or pipeline.pending_events >= n, what="request queued"
+            )
             if task.done():
                 break
         resp = pending[-1].result()
