@@ -146,6 +146,8 @@ class SQLiteStore:
 
     async def upsert_session(self, tenant: str, patch: SessionPatch) -> Session:
         values = rows.session_patch_values(patch)
+        if patch.started_at is not None:  # the normalized column orders and filters by startedAt
+            values["started_ts"] = _ts_or(patch.started_at, self._clock_us())
         async with self._c.write() as db:
             async with db.execute(q.SELECT_SESSION, (tenant, patch.id)) as cur:
                 found = await cur.fetchone()
