@@ -1,0 +1,1 @@
+"""The store contract suite: every Store method, run against each selected backend."""
