@@ -42,9 +42,13 @@ def pg_admin_dsn() -> tuple[str | None, str]:
         await conn.close()
         return True
 
-    for dsn in candidates:
-        if asyncio.run(probe(dsn)):
-            return dsn, ""
+    # The probe gets its own thread and event loop: this is called from async fixtures too.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        for dsn in candidates:
+            if pool.submit(asyncio.run, probe(dsn)).result():
+                return dsn, ""
     return None, "; ".join(errors)
 
 
