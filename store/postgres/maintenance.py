@@ -1,0 +1,96 @@
+"""Retention on PostgreSQL: bounded delete batches with chain anchors, then empty sessions."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from store.model import RetentionResult
+from store.postgres import queries as q
+from store.postgres.connections import PgConnections
+from store.postgres.leader import lock_key
+from store.retention import DeletedRun, RetentionBatch, fold_digest, plan_retention_batch
+
+__all__ = ("apply_retention",)
+
+# Sessions checked for emptiness per transaction.
+_SESSION_CHUNK = 500
+
+
+async def apply_retention(
+    conns: PgConnections, tenant: str, cutoff_us: int, *, batch_size: int, now_iso: str,
+) -> RetentionResult:
+    """Delete the tenant's events with ``ts <= cutoff_us`` batch by batch, anchoring chain heads.
+
+    Each batch holds a transaction-scoped advisory lock for the tenant, so two processes running
+    retention at once (a manual run on one replica, the scheduled one on the leader) take turns
+    instead of anchoring the same deletions twice.
+    """
+    deleted = 0
+    touched: set[str] = set()
+    anchored: set[str] = set()
+
+    async def one_batch(conn: asyncpg.Connection) -> tuple[list[RetentionBatch], list[DeletedRun]]:
+        await conn.execute(q.ADVISORY_XACT_LOCK, lock_key("retention", tenant))
+        found = await conn.fetch(q.SELECT_EXPIRED_BATCH, tenant, cutoff_us, batch_size)
+        batch = [RetentionBatch(n, r[1], int(r[2]), r[3], r[4]) for n, r in enumerate(found)]
+        if not batch:
+            return [], []
+        runs = plan_retention_batch(batch)
+        for run in runs:
+            await _record_anchor(conn, tenant, run, now_iso)
+        await conn.execute(q.DELETE_EVENTS_BY_IDS, tenant, [r[0] for r in found])
+        return batch, runs
+
+    while True:
+        batch, runs = await conns.transaction(one_batch)
+        if not batch:
+            break
+        deleted += len(batch)
+        touched.update(b.session_id for b in batch)
+        anchored.update(run.session_id for run in runs)
+
+    sessions_deleted = 0
+    ordered = sorted(touched)
+    for start in range(0, len(ordered), _SESSION_CHUNK):
+        chunk = ordered[start:start + _SESSION_CHUNK]
+
+        async def drop_empty(conn: asyncpg.Connection, chunk: list[str] = chunk) -> list[str]:
+            # lock first (ingest's order), then look: the DELETE's snapshot includes any events a
+            # concurrent ingest committed into these sessions while we waited for the locks
+            await conn.fetch(q.LOCK_SESSIONS_OF_TENANT, tenant, chunk)
+            gone = [str(r[0]) for r in await conn.fetch(q.DELETE_SESSIONS_IF_EMPTY, tenant, chunk)]
+            if gone:
+                await conn.execute(q.DELETE_TAGS_OF_SESSIONS, tenant, gone)
+                await conn.execute(q.DELETE_ANCHORS_OF_SESSIONS, tenant, gone)
+            return gone
+
+        gone = await conns.transaction(drop_empty)
+        sessions_deleted += len(gone)
+        anchored.difference_update(gone)
+    return RetentionResult(deleted, sessions_deleted, len(anchored), cutoff_us)
+
+
+async def _record_anchor(conn: asyncpg.Connection, tenant: str, run: DeletedRun, now_iso: str) -> None:
+    """Add a deleted run of seqs to the session's anchors, merging with adjacent ones."""
+    left = await conn.fetchrow(q.SELECT_ANCHOR_ENDING_AT, tenant, run.session_id, run.from_seq - 1)
+    right = await conn.fetchrow(q.SELECT_ANCHOR_STARTING_AT, tenant, run.session_id, run.to_seq + 1)
+    if left is not None:
+        digest = fold_digest(left[1], run.hashes)
+        count = int(left[2]) + len(run.hashes)
+        to_seq, last = run.to_seq, run.hashes[-1]
+        if right is not None:
+            digest = fold_digest(digest, [right[2]])
+            count += int(right[3])
+            to_seq, last = int(right[1]), right[4]
+            await conn.execute(q.DELETE_ANCHOR, right[0])
+        await conn.execute(q.EXTEND_ANCHOR, to_seq, last, count, digest, left[0])
+    elif right is not None:
+        digest = fold_digest(fold_digest(None, run.hashes), [right[2]])
+        await conn.execute(
+            q.MERGE_ANCHOR_TAIL, run.from_seq, run.first_prev_hash, int(right[3]) + len(run.hashes), digest, right[0],
+        )
+    else:
+        await conn.execute(
+            q.INSERT_ANCHOR, tenant, run.session_id, run.from_seq, run.to_seq, run.first_prev_hash,
+            run.hashes[-1], len(run.hashes), fold_digest(None, run.hashes), now_iso,
+        )

@@ -1,0 +1,431 @@
+"""PostgreSQL SQL text ($n parameters) and the builders of filtered queries; nothing else."""
+
+from __future__ import annotations
+
+from store.model import EventQuery, SessionQuery
+from store.plan import EVENT_COLUMNS
+
+# ruff: noqa: E501
+
+# ------------------------------------------------------------------ migrations, locks, liveness
+
+CREATE_SCHEMA_MIGRATIONS = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    BIGINT PRIMARY KEY,
+    name       TEXT   NOT NULL,
+    applied_at TEXT   NOT NULL
+)"""
+SELECT_APPLIED_MIGRATIONS = "SELECT version, name FROM schema_migrations ORDER BY version"
+RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)"
+
+ADVISORY_LOCK = "SELECT pg_advisory_lock($1)"
+ADVISORY_UNLOCK = "SELECT pg_advisory_unlock($1)"
+ADVISORY_TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
+ADVISORY_XACT_LOCK = "SELECT pg_advisory_xact_lock($1)"
+
+SELECT_ONE = "SELECT 1"
+
+LISTEN = "LISTEN {channel}"   # channel: a constant identifier, never user input
+NOTIFY_MANY = "SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p"
+
+# ------------------------------------------------------------------ events
+
+EVENT_FIELDS = "id, timestamp, session_id, agent_id, event_type, severity, payload, metadata, prev_hash, hash, tenant_id, seq, ts"
+
+_EVENT_TYPES = (
+    "text", "text", "bigint", "text", "bigint", "text", "text", "text", "text", "text", "text", "text", "text",
+    "text", "float8", "bigint", "bigint", "float8", "text", "text", "text",
+)
+# One statement per batch: every column as an array, expanded by unnest (the measured fastest path
+# for our batch sizes, see docs/postgres.md). Parameters: one array per EVENT_COLUMNS entry.
+INSERT_EVENTS_UNNEST = (
+    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_EVENT_TYPES))
+    + ")"
+)
+INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(f'${i + 1}' for i in range(len(EVENT_COLUMNS)))})"
+EVENTS_TABLE = "events"
+
+SELECT_EXISTING_IDS = (
+    "SELECT e.tenant_id, e.id, e.hash FROM events e "
+    "JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON e.tenant_id = k.t AND e.id = k.i"
+)
+
+SELECT_EVENT = f"SELECT {EVENT_FIELDS} FROM events WHERE tenant_id = $1 AND id = $2"
+SELECT_EVENTS_BY_IDS = f"SELECT {EVENT_FIELDS} FROM events WHERE tenant_id = $1 AND id = ANY($2::text[]) ORDER BY ts, id"
+
+SELECT_TIMELINE = f"SELECT {EVENT_FIELDS} FROM events WHERE tenant_id = $1 AND session_id = $2 ORDER BY ts, id"
+SELECT_TIMELINE_LIMIT = SELECT_TIMELINE + " LIMIT $3"
+SELECT_TIMELINE_AFTER = (
+    f"SELECT {EVENT_FIELDS} FROM events WHERE tenant_id = $1 AND session_id = $2 AND (ts, id) > ($3, $4) "
+    "ORDER BY ts, id LIMIT $5"
+)
+SELECT_EVENT_POSITION = "SELECT ts, id FROM events WHERE tenant_id = $1 AND session_id = $2 AND id = $3"
+
+SELECT_CHAIN_CHUNK = (
+    f"SELECT {EVENT_FIELDS} FROM events WHERE tenant_id = $1 AND session_id = $2 AND seq > $3 ORDER BY seq LIMIT $4"
+)
+
+# ------------------------------------------------------------------ sessions
+
+SESSION_FIELDS = (
+    "id, agent_id, agent_name, started_at, started_ts, ended_at, status, event_count, tool_call_count, "
+    "error_count, total_cost_usd, llm_call_count, total_input_tokens, total_output_tokens, tags, tenant_id, "
+    "last_event_at, last_event_ts, chain_seq, chain_head"
+)
+
+SELECT_SESSION = f"SELECT {SESSION_FIELDS} FROM sessions WHERE tenant_id = $1 AND id = $2"
+SELECT_SESSION_FOR_UPDATE = SELECT_SESSION + " FOR UPDATE"
+
+# Ingest, step 1: a placeholder row for every session of the batch that does not exist yet, so
+# step 2 can lock it. Keys arrive sorted; rows are inserted (and conflicts waited on) in that
+# order. Returns the keys this transaction created (they do not "exist" for the planner).
+INSERT_SESSION_PLACEHOLDERS = """
+INSERT INTO sessions (tenant_id, id, agent_id, started_at, started_ts, project_id)
+SELECT t, i, a, s, st, t FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS k(t, i, a, s, st)
+ON CONFLICT (tenant_id, id) DO NOTHING
+RETURNING tenant_id, id
+"""
+# Ingest, step 2: lock every session row of the batch in (tenant, id) order -- the same order in
+# every process, so two writers never wait on each other in a cycle.
+LOCK_SESSIONS = f"""
+SELECT {', '.join('s.' + c.strip() for c in SESSION_FIELDS.split(','))}
+FROM sessions s JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON s.tenant_id = k.t AND s.id = k.i
+ORDER BY s.tenant_id, s.id
+FOR UPDATE OF s
+"""
+DELETE_SESSION_PLACEHOLDERS = """
+DELETE FROM sessions s USING unnest($1::text[], $2::text[]) AS k(t, i)
+WHERE s.tenant_id = k.t AND s.id = k.i AND s.chain_seq = -1 AND s.event_count = 0
+"""
+
+UPSERT_SESSION_STATE = """
+INSERT INTO sessions (tenant_id, id, agent_id, agent_name, started_at, started_ts, ended_at, status,
+    event_count, tool_call_count, error_count, total_cost_usd, llm_call_count, total_input_tokens,
+    total_output_tokens, tags, last_event_at, last_event_ts, chain_seq, chain_head, project_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+    agent_id = excluded.agent_id, started_at = excluded.started_at, started_ts = excluded.started_ts,
+    agent_name = excluded.agent_name, ended_at = excluded.ended_at, status = excluded.status,
+    event_count = excluded.event_count, tool_call_count = excluded.tool_call_count,
+    error_count = excluded.error_count, total_cost_usd = excluded.total_cost_usd,
+    llm_call_count = excluded.llm_call_count, total_input_tokens = excluded.total_input_tokens,
+    total_output_tokens = excluded.total_output_tokens, tags = excluded.tags,
+    last_event_at = excluded.last_event_at, last_event_ts = excluded.last_event_ts,
+    chain_seq = excluded.chain_seq, chain_head = excluded.chain_head
+"""
+
+DELETE_SESSION_TAGS = "DELETE FROM session_tags WHERE tenant_id = $1 AND session_id = $2"
+INSERT_SESSION_TAG = "INSERT INTO session_tags (tenant_id, session_id, tag) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+
+UPDATE_SESSION_FIELDS = "UPDATE sessions SET {assignments} WHERE tenant_id = ${t} AND id = ${i}"
+
+INSERT_SESSION_DEFAULTS = """
+INSERT INTO sessions (tenant_id, id, agent_id, agent_name, started_at, started_ts, ended_at, status,
+    event_count, tool_call_count, error_count, total_cost_usd, llm_call_count, total_input_tokens,
+    total_output_tokens, tags, last_event_at, last_event_ts, project_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+ON CONFLICT (tenant_id, id) DO NOTHING
+"""
+
+# ------------------------------------------------------------------ agents
+
+AGENT_FIELDS = "a.id, a.name, a.description, a.first_seen_at, a.last_seen_at, a.tenant_id, a.first_seen_ts, a.last_seen_ts"
+
+SELECT_AGENTS_BY_KEYS = (
+    f"SELECT {AGENT_FIELDS} FROM agents a "
+    "JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON a.tenant_id = k.t AND a.id = k.i"
+)
+
+# Agents are not locked by ingest (many sessions share one agent): the update keeps the earliest
+# first-seen, the latest last-seen and a name once given, whatever order two writers commit in.
+UPSERT_AGENT_STATE = """
+INSERT INTO agents (tenant_id, id, name, first_seen_at, first_seen_ts, last_seen_at, last_seen_ts, project_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+    name = CASE WHEN agents.name = agents.id THEN excluded.name ELSE agents.name END,
+    first_seen_at = CASE WHEN excluded.first_seen_ts < agents.first_seen_ts THEN excluded.first_seen_at ELSE agents.first_seen_at END,
+    first_seen_ts = LEAST(agents.first_seen_ts, excluded.first_seen_ts),
+    last_seen_at = CASE WHEN excluded.last_seen_ts > agents.last_seen_ts THEN excluded.last_seen_at ELSE agents.last_seen_at END,
+    last_seen_ts = GREATEST(agents.last_seen_ts, excluded.last_seen_ts)
+"""
+
+_AGENT_SESSION_COUNT = "(SELECT COUNT(*) FROM sessions s WHERE s.tenant_id = a.tenant_id AND s.agent_id = a.id)"
+SELECT_AGENTS = f"SELECT {AGENT_FIELDS}, {_AGENT_SESSION_COUNT} FROM agents a WHERE a.tenant_id = $1 ORDER BY a.last_seen_ts DESC, a.id DESC"
+SELECT_AGENT = f"SELECT {AGENT_FIELDS}, {_AGENT_SESSION_COUNT} FROM agents a WHERE a.tenant_id = $1 AND a.id = $2"
+SELECT_AGENT_FOR_UPDATE = "SELECT id FROM agents WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
+UPDATE_AGENT_FIELDS = "UPDATE agents SET {assignments} WHERE tenant_id = ${t} AND id = ${i}"
+INSERT_AGENT_DEFAULTS = """
+INSERT INTO agents (tenant_id, id, name, description, first_seen_at, first_seen_ts, last_seen_at, last_seen_ts, project_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (tenant_id, id) DO NOTHING
+"""
+
+# ------------------------------------------------------------------ stats and analytics
+
+SELECT_STATS = """
+SELECT
+    (SELECT COUNT(*) FROM events WHERE tenant_id = $1),
+    (SELECT COUNT(*) FROM sessions WHERE tenant_id = $1),
+    (SELECT COUNT(*) FROM agents WHERE tenant_id = $1),
+    (SELECT timestamp FROM events WHERE tenant_id = $1 ORDER BY ts ASC, id ASC LIMIT 1),
+    (SELECT timestamp FROM events WHERE tenant_id = $1 ORDER BY ts DESC, id DESC LIMIT 1)
+"""
+SELECT_DB_SIZE = "SELECT pg_database_size(current_database())"
+
+# bucket start in microseconds for hour / day / ISO week (Monday); bigint division truncates
+# toward zero exactly like SQLite's integer division, so the keys are identical in both dialects.
+BUCKET_EXPR = {
+    "hour": "(ts / 3600000000) * 3600000000",
+    "day": "(ts / 86400000000) * 86400000000",
+    "week": "((ts - 345600000000) / 604800000000) * 604800000000 + 345600000000",
+}
+
+_ERROR = "(severity IN ('error', 'critical') OR event_type = 'tool_error')"
+_ANALYTICS_COLUMNS = f"""
+    COUNT(*),
+    COUNT(*) FILTER (WHERE event_type = 'tool_call'),
+    COUNT(*) FILTER (WHERE {_ERROR}),
+    AVG(duration_ms) FILTER (WHERE event_type = 'tool_response'),
+    SUM(cost_usd) FILTER (WHERE event_type IN ('cost_tracked', 'llm_response')),
+    COUNT(DISTINCT session_id)"""
+
+
+def analytics_where(agent: bool, exclude_metrics: bool) -> str:
+    where = "tenant_id = $1 AND ts >= $2 AND ts <= $3"
+    if agent:
+        where += " AND agent_id = $4"
+    if exclude_metrics:
+        where += " AND source IS DISTINCT FROM 'otlp_metric'"
+    return where
+
+
+def analytics_buckets(granularity: str, where: str) -> str:
+    bucket = BUCKET_EXPR[granularity]
+    return (
+        f"SELECT {bucket} AS bucket, {_ANALYTICS_COLUMNS} FROM events WHERE {where} GROUP BY bucket ORDER BY bucket"
+    )
+
+
+def analytics_totals(where: str) -> str:
+    return f"SELECT {_ANALYTICS_COLUMNS}, COUNT(DISTINCT agent_id) FROM events WHERE {where}"
+
+
+def alert_window_stats(agent: bool, tags: bool) -> str:
+    """Parameters: tenant, from, to, [agent], [tags as one text array]."""
+    where = "e.tenant_id = $1 AND e.ts >= $2 AND e.ts <= $3 AND e.source IS DISTINCT FROM 'otlp_metric'"
+    n = 4
+    if agent:
+        where += f" AND e.agent_id = ${n}"
+        n += 1
+    if tags:
+        where += (
+            " AND EXISTS (SELECT 1 FROM session_tags st WHERE st.tenant_id = e.tenant_id"
+            f" AND st.session_id = e.session_id AND st.tag = ANY(${n}::text[]))"
+        )
+    return (
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE e.severity IN ('error', 'critical') OR e.event_type = 'tool_error'), "
+        "SUM(e.cost_usd) FILTER (WHERE e.event_type IN ('cost_tracked', 'llm_response')), "
+        "AVG(e.duration_ms) FILTER (WHERE e.event_type = 'tool_response') "
+        f"FROM events e WHERE {where}"
+    )
+
+
+# ------------------------------------------------------------------ alert rules and history
+
+ALERT_RULE_FIELDS = "id, name, enabled, condition, threshold, window_minutes, scope, notify_channels, created_at, updated_at, tenant_id"
+INSERT_ALERT_RULE = f"INSERT INTO alert_rules ({ALERT_RULE_FIELDS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+SELECT_ALERT_RULE = f"SELECT {ALERT_RULE_FIELDS} FROM alert_rules WHERE tenant_id = $1 AND id = $2"
+SELECT_ALERT_RULE_FOR_UPDATE = SELECT_ALERT_RULE + " FOR UPDATE"
+SELECT_ALERT_RULES = f"SELECT {ALERT_RULE_FIELDS} FROM alert_rules WHERE tenant_id = $1 ORDER BY created_at, id"
+UPDATE_ALERT_RULE = """
+UPDATE alert_rules SET name = $1, enabled = $2, condition = $3, threshold = $4, window_minutes = $5, scope = $6,
+    notify_channels = $7, updated_at = $8
+WHERE tenant_id = $9 AND id = $10
+"""
+DELETE_ALERT_RULE = "DELETE FROM alert_rules WHERE tenant_id = $1 AND id = $2"
+
+HISTORY_FIELDS = "id, rule_id, triggered_at, resolved_at, current_value, threshold, message, tenant_id"
+INSERT_ALERT_HISTORY = (
+    "INSERT INTO alert_history (id, rule_id, triggered_at, triggered_ts, resolved_at, current_value, threshold, message, tenant_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+RESOLVE_ALERT_HISTORY = "UPDATE alert_history SET resolved_at = $1 WHERE tenant_id = $2 AND id = $3"
+
+
+def alert_history_page(by_rule: bool) -> tuple[str, str]:
+    """(page, count); parameters: tenant, [rule], then limit and offset for the page."""
+    where = "tenant_id = $1" + (" AND rule_id = $2" if by_rule else "")
+    n = 3 if by_rule else 2
+    return (
+        f"SELECT {HISTORY_FIELDS} FROM alert_history WHERE {where} ORDER BY triggered_ts DESC, id DESC LIMIT ${n} OFFSET ${n + 1}",
+        f"SELECT COUNT(*) FROM alert_history WHERE {where}",
+    )
+
+
+# ------------------------------------------------------------------ keys and settings
+
+KEY_FIELDS = "id, key_hash, name, scopes, tenant_id, created_at, last_used_at, revoked_at, expires_at"
+INSERT_API_KEY = f"INSERT INTO api_keys ({KEY_FIELDS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+SELECT_API_KEY_BY_HASH = f"SELECT {KEY_FIELDS} FROM api_keys WHERE key_hash = $1"
+SELECT_API_KEY_FOR_UPDATE = f"SELECT {KEY_FIELDS} FROM api_keys WHERE id = $1 FOR UPDATE"
+SELECT_API_KEYS_ALL = f"SELECT {KEY_FIELDS} FROM api_keys ORDER BY created_at, id"
+SELECT_API_KEYS_TENANT = f"SELECT {KEY_FIELDS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id"
+REVOKE_API_KEY = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2"
+TOUCH_API_KEY = "UPDATE api_keys SET last_used_at = $1 WHERE id = $2"
+COUNT_USABLE_API_KEYS = "SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)"
+
+SELECT_SETTINGS = "SELECT key, value FROM config_kv WHERE tenant_id = $1"
+UPSERT_SETTING = (
+    "INSERT INTO config_kv (tenant_id, key, value) VALUES ($1, $2, $3) "
+    "ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value"
+)
+
+SELECT_TENANTS = """
+SELECT tenant_id FROM sessions GROUP BY tenant_id
+UNION SELECT tenant_id FROM alert_rules
+UNION SELECT tenant_id FROM api_keys
+UNION SELECT tenant_id FROM config_kv
+"""
+
+# ------------------------------------------------------------------ retention
+
+SELECT_EXPIRED_BATCH = (
+    "SELECT id, session_id, seq, hash, prev_hash FROM events WHERE tenant_id = $1 AND ts <= $2 "
+    "ORDER BY ts LIMIT $3"
+)
+DELETE_EVENTS_BY_IDS = "DELETE FROM events WHERE tenant_id = $1 AND id = ANY($2::text[])"
+SELECT_ANCHOR_ENDING_AT = (
+    "SELECT id, digest, deleted_count FROM chain_anchors WHERE tenant_id = $1 AND session_id = $2 AND to_seq = $3 "
+    "ORDER BY id DESC LIMIT 1"
+)
+SELECT_ANCHOR_STARTING_AT = (
+    "SELECT id, to_seq, digest, deleted_count, last_deleted_hash FROM chain_anchors "
+    "WHERE tenant_id = $1 AND session_id = $2 AND from_seq = $3 ORDER BY id DESC LIMIT 1"
+)
+INSERT_ANCHOR = (
+    "INSERT INTO chain_anchors (tenant_id, session_id, from_seq, to_seq, first_prev_hash, last_deleted_hash, "
+    "deleted_count, digest, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+EXTEND_ANCHOR = "UPDATE chain_anchors SET to_seq = $1, last_deleted_hash = $2, deleted_count = $3, digest = $4 WHERE id = $5"
+MERGE_ANCHOR_TAIL = "UPDATE chain_anchors SET from_seq = $1, first_prev_hash = $2, deleted_count = $3, digest = $4 WHERE id = $5"
+DELETE_ANCHOR = "DELETE FROM chain_anchors WHERE id = $1"
+DELETE_SESSION_ANCHORS = "DELETE FROM chain_anchors WHERE tenant_id = $1 AND session_id = $2"
+SELECT_ANCHORS = (
+    "SELECT from_seq, to_seq, first_prev_hash, last_deleted_hash FROM chain_anchors "
+    "WHERE tenant_id = $1 AND session_id = $2 ORDER BY from_seq"
+)
+# Lock the sessions first (the same order as ingest), then look for their events in a new
+# statement: under READ COMMITTED it sees whatever a concurrent ingest committed meanwhile.
+LOCK_SESSIONS_OF_TENANT = (
+    "SELECT id FROM sessions WHERE tenant_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE"
+)
+DELETE_SESSIONS_IF_EMPTY = """
+DELETE FROM sessions s WHERE s.tenant_id = $1 AND s.id = ANY($2::text[])
+    AND NOT EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = s.tenant_id AND e.session_id = s.id)
+RETURNING s.id
+"""
+DELETE_TAGS_OF_SESSIONS = "DELETE FROM session_tags WHERE tenant_id = $1 AND session_id = ANY($2::text[])"
+DELETE_ANCHORS_OF_SESSIONS = "DELETE FROM chain_anchors WHERE tenant_id = $1 AND session_id = ANY($2::text[])"
+INSERT_RETENTION_RUN = (
+    "INSERT INTO retention_runs (started_at, cutoff, deleted_count, sessions_deleted, anchored_sessions, duration_ms, details) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7)"
+)
+SELECT_RETENTION_RUNS = (
+    "SELECT started_at, cutoff, deleted_count, sessions_deleted, anchored_sessions, duration_ms, details "
+    "FROM retention_runs ORDER BY id DESC LIMIT $1"
+)
+
+
+# ------------------------------------------------------------------ filtered event and session queries
+
+
+class Params:
+    """Collects query parameters and hands out their ``$n`` placeholders."""
+
+    def __init__(self, *initial: object) -> None:
+        self.values: list[object] = list(initial)
+
+    def add(self, value: object) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def event_filters(q: EventQuery, p: Params) -> str:
+    """WHERE clause (without the keyword) for an EventQuery; the tenant is ``$1`` in ``p``."""
+    clauses = ["tenant_id = $1"]
+    if q.session_id is not None:
+        clauses.append(f"session_id = {p.add(q.session_id)}")
+    if q.agent_id is not None:
+        clauses.append(f"agent_id = {p.add(q.agent_id)}")
+    if q.event_types:
+        clauses.append(f"event_type = ANY({p.add(list(q.event_types))}::text[])")
+    if q.severities:
+        clauses.append(f"severity = ANY({p.add(list(q.severities))}::text[])")
+    if q.from_us is not None:
+        clauses.append(f"ts >= {p.add(q.from_us)}")
+    if q.to_us is not None:
+        clauses.append(f"ts <= {p.add(q.to_us)}")
+    if q.search:
+        # ILIKE under COLLATE "C" folds ASCII letters only: SQLite's LIKE, exactly.
+        clauses.append(f"payload ILIKE {p.add(q.search)} ESCAPE '\\'")
+    if q.exclude_metrics:
+        clauses.append("source IS DISTINCT FROM 'otlp_metric'")
+    return " AND ".join(clauses)
+
+
+def select_events(where: str, order: str, p: Params, limit: int, offset: int) -> str:
+    direction = "DESC" if order == "desc" else "ASC"
+    return (
+        f"SELECT {EVENT_FIELDS} FROM events WHERE {where} ORDER BY ts {direction}, id {direction} "
+        f"LIMIT {p.add(limit)} OFFSET {p.add(offset)}"
+    )
+
+
+def count_events(where: str) -> str:
+    return f"SELECT COUNT(*) FROM events WHERE {where}"
+
+
+def session_filters(q: SessionQuery, idle_before_us: int, p: Params) -> str:
+    """WHERE clause for a SessionQuery; ``idle`` is derived from the last event time."""
+    clauses = ["tenant_id = $1"]
+    if q.agent_id is not None:
+        clauses.append(f"agent_id = {p.add(q.agent_id)}")
+    if q.statuses:
+        ors: list[str] = []
+        stored = [s for s in q.statuses if s in ("completed", "error")]
+        if stored:
+            ors.append(f"status = ANY({p.add(stored)}::text[])")
+        if "active" in q.statuses and "idle" in q.statuses:
+            ors.append("status = 'active'")
+        elif "active" in q.statuses:
+            ors.append(f"(status = 'active' AND COALESCE(last_event_ts, started_ts) >= {p.add(idle_before_us)})")
+        elif "idle" in q.statuses:
+            ors.append(f"(status = 'active' AND COALESCE(last_event_ts, started_ts) < {p.add(idle_before_us)})")
+        clauses.append("(" + (" OR ".join(ors) if ors else "FALSE") + ")")
+    if q.from_us is not None:
+        clauses.append(f"started_ts >= {p.add(q.from_us)}")
+    if q.to_us is not None:
+        clauses.append(f"started_ts <= {p.add(q.to_us)}")
+    if q.tags:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM session_tags st WHERE st.tenant_id = sessions.tenant_id "
+            f"AND st.session_id = sessions.id AND st.tag = ANY({p.add(list(q.tags))}::text[]))"
+        )
+    return " AND ".join(clauses)
+
+
+def select_sessions(where: str, p: Params, limit: int, offset: int) -> str:
+    return (
+        f"SELECT {SESSION_FIELDS} FROM sessions WHERE {where} ORDER BY started_ts DESC, id DESC "
+        f"LIMIT {p.add(limit)} OFFSET {p.add(offset)}"
+    )
+
+
+def count_sessions(where: str) -> str:
+    return f"SELECT COUNT(*) FROM sessions WHERE {where}"
+
+
+def assignments(columns: list[str], first: int) -> str:
+    """``col = $first, col2 = $first+1, ...`` for a dynamic UPDATE."""
+    return ", ".join(f"{col} = ${first + n}" for n, col in enumerate(columns))
