@@ -23,7 +23,7 @@ def _resolve(url: str) -> tuple[Any, str, str]:
     """(backend module, store class name, what to open: a file path for SQLite, else the URL)."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        scheme, rest = "sqlite", url
+        scheme, rest = "sqlite", "/" + url  # a bare path, as if written sqlite:///<path>
     entry = SUPPORTED_SCHEMES.get(scheme.split("+")[0].lower())
     if entry is None:
         raise ValueError(f"unsupported database URL scheme {scheme!r}; use sqlite:///path or postgresql://...")
