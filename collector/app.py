@@ -11,6 +11,7 @@ from collector.auth import auth_middleware
 from collector.config import Settings
 from collector.errors import error_middleware
 from collector.ingest.pipeline import IngestPipeline
+from collector.jobs.wiring import setup_background
 from collector.metrics import Metrics
 from collector.routes import setup_routes
 from store.interface import Store
@@ -40,6 +41,7 @@ def create_app(settings: Settings, store: Store, *, clock: Callable[[], int] = n
     # Cleanup runs in reverse order: stop the pipeline (drain, commit), then close the store.
     app.cleanup_ctx.append(_store_context)
     app.cleanup_ctx.append(_pipeline_context)
+    setup_background(app)  # scheduler and live stream: stop before the pipeline drains
     return app
 
 

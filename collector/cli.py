@@ -1,4 +1,4 @@
-"""Command line: serve | migrate | verify; the only module that exits the process."""
+"""Command line: serve | migrate | verify | retention run; the only module that exits the process."""
 
 from __future__ import annotations
 
@@ -37,7 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="verify hash chains and report failures")
     verify.add_argument("--tenant", help="only this tenant")
     verify.add_argument("--session", help="only this session (needs --tenant, default 'default')")
-    for p in (migrate, verify):
+    retention = sub.add_parser("retention", help="retention on demand")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    retention_run = retention_sub.add_parser("run", help="apply each tenant's retention policy now, print the result")
+    retention_run.add_argument("--tenant", help="only this tenant")
+    for p in (migrate, verify, retention_run):
         p.add_argument("--db-path", dest="db_path", default=None, help="SQLite file [AGENTLENS_DB_PATH]")
         p.add_argument("--database-url", dest="database_url", default=None, help="PostgreSQL URL [DATABASE_URL]")
     return parser
@@ -72,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if command == "verify":
             return asyncio.run(_verify(settings, args.tenant, args.session))
+        if command == "retention":
+            return asyncio.run(_retention(settings, args.tenant))
     except StoreError as exc:
         print(f"agentlens-collector: database error: {exc}", file=sys.stderr)
         return 1
@@ -97,7 +103,7 @@ def _serve(settings: Settings) -> int:
 
 
 async def _serve_async(settings: Settings) -> int:
-    from collector.app import create_app  # noqa: PLC0415  (keeps `migrate`/`verify` light)
+    from collector.app import create_app  # imported here: keeps `migrate`/`verify` light
 
     store = await _open(settings)
     app = create_app(settings, store)
@@ -148,6 +154,36 @@ async def _verify(settings: Settings, tenant: str | None, session: str | None) -
     finally:
         await store.close()
     print(f"verified {checked} session(s): {checked - failures} valid, {failures} invalid")
+    return 1 if failures else 0
+
+
+async def _retention(settings: Settings, tenant: str | None) -> int:
+    """One line of JSON per tenant (what was deleted, the cutoff), then a summary; 1 if a tenant failed."""
+    import orjson
+
+    from collector.jobs.retention import RetentionJob
+    from store.timefmt import now_us
+
+    store = await _open(settings)
+    failures = deleted = sessions = 0
+    try:
+        job = RetentionJob(store, default_days=settings.retention_days, batch_size=settings.retention_batch_size)
+        tenants = [tenant] if tenant else await store.list_tenants()
+        for t in tenants:
+            try:
+                done = await job.run_tenant(t, now_us())
+            except StoreError as exc:
+                print(f"{t}: retention failed: {exc}", file=sys.stderr)
+                failures += 1
+                continue
+            print(orjson.dumps(done.as_json()).decode(), flush=True)
+            if done.result is not None:
+                deleted += done.result.deleted_count
+                sessions += done.result.sessions_deleted
+    finally:
+        await store.close()
+    print(f"retention: {deleted} event(s) and {sessions} session(s) deleted over {len(tenants)} tenant(s)"
+          + (f", {failures} failed" if failures else ""), file=sys.stderr)
     return 1 if failures else 0
 
 

@@ -144,6 +144,29 @@ class Settings:
     allow_private_webhooks: bool = _opt(
         False, "AGENTLENS_ALLOW_PRIVATE_WEBHOOKS", "Let alert webhooks reach private and loopback addresses."
     )
+    webhook_timeout_seconds: float = _opt(
+        10.0, "AGENTLENS_WEBHOOK_TIMEOUT_SECONDS", "Timeout of one alert webhook attempt.", minimum=0.1, maximum=300
+    )
+    retention_batch_size: int = _opt(
+        5000,
+        "AGENTLENS_RETENTION_BATCH_SIZE",
+        "Events deleted per retention transaction (smaller: shorter write-lock holds).",
+        minimum=100,
+        maximum=100_000,
+    )
+    stream_heartbeat_seconds: float = _opt(
+        30.0, "AGENTLENS_STREAM_HEARTBEAT_SECONDS", "Interval of live-stream heartbeats.", minimum=0.01, maximum=3600
+    )
+    stream_client_buffer_bytes: int = _opt(
+        4 * MiB,
+        "AGENTLENS_STREAM_CLIENT_BUFFER_BYTES",
+        "Bytes queued for one live-stream client before it is dropped as too slow.",
+        minimum=64 * 1024,
+        maximum=1024 * MiB,
+    )
+    stream_max_clients: int = _opt(
+        1000, "AGENTLENS_STREAM_MAX_CLIENTS", "Live-stream clients at once (503 beyond).", minimum=1, maximum=100_000
+    )
     prices_file: str = _opt("", "AGENTLENS_PRICES_FILE", "JSON price table merged over the shipped one.")
     request_timeout_seconds: float = _opt(
         60.0,
@@ -290,8 +313,9 @@ def _cross_checks(s: Settings) -> list[str]:
     if s.pg_pool_min > s.pg_pool_max:
         problems.append("AGENTLENS_PG_POOL_MIN must not exceed AGENTLENS_PG_POOL_MAX")
     for name, expr in (("AGENTLENS_RETENTION_CRON", s.retention_cron), ("AGENTLENS_ALERT_CRON", s.alert_cron)):
-        if len(expr.split()) not in (5, 6):
-            problems.append(f"{name}: {expr!r} is not a cron expression (5 fields)")
+        problem = _cron_problem(expr)
+        if problem:
+            problems.append(f"{name}: {expr!r} is not a cron expression ({problem})")
     if s.auth == "disabled" and not s.loopback and not s.allow_unauthenticated:
         problems.append(
             f"AGENTLENS_AUTH=disabled on non-loopback address {s.host!r}: set AGENTLENS_ALLOW_UNAUTHENTICATED=true "
@@ -300,3 +324,18 @@ def _cross_checks(s: Settings) -> list[str]:
     if s.prices_file and not Path(s.prices_file).is_file():
         problems.append(f"AGENTLENS_PRICES_FILE: {s.prices_file!r} is not a readable file")
     return problems
+
+
+def _cron_problem(expr: str) -> str | None:
+    """Why aiocron could not schedule ``expr`` (5 fields, or 6 with seconds), or None."""
+    import datetime as dt
+
+    from cronsim import CronSim, CronSimError
+
+    if len(expr.split()) not in (5, 6):
+        return "5 fields, or 6 with seconds"
+    try:
+        CronSim(expr, dt.datetime.now(dt.UTC))
+    except CronSimError as exc:
+        return str(exc)
+    return None

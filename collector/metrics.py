@@ -35,6 +35,11 @@ class Metrics:
             "agentlens_http_request_seconds", "HTTP request latency.", ["route", "method", "status"],
             buckets=_LATENCY_BUCKETS, registry=r)
         self.job_runs = Counter("agentlens_job_runs", "Scheduled job runs.", ["job", "outcome"], registry=r)
+        self.webhook_deliveries = Counter(
+            "agentlens_webhook_deliveries", "Alert webhook deliveries by final outcome.", ["outcome"], registry=r)
+        self.stream_clients = Gauge("agentlens_stream_clients", "Connected live-stream clients.", registry=r)
+        self.stream_clients_dropped = Counter(
+            "agentlens_stream_clients_dropped", "Live-stream clients dropped by the server.", ["reason"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

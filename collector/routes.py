@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from collector.api import agents, events, health, sessions
+from collector.api import agents, alerts, config, events, health, retention, sessions
 from collector.receivers import native
+from collector.stream import sse
 
 __all__ = ("setup_routes",)
 
@@ -24,5 +25,17 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/agents/{id}", agents.get_agent)
     r.add_get("/api/stats", health.stats)
     r.add_get("/api/health", health.health)
+    # alert rules and their history
+    r.add_post("/api/alerts/rules", alerts.create_rule)
+    r.add_get("/api/alerts/rules", alerts.list_rules)
+    r.add_get("/api/alerts/rules/{id}", alerts.get_rule)
+    r.add_put("/api/alerts/rules/{id}", alerts.update_rule)
+    r.add_delete("/api/alerts/rules/{id}", alerts.delete_rule)
+    r.add_get("/api/alerts/history", alerts.list_history)
+    # tenant settings, retention on demand, the live stream
+    r.add_get("/api/config", config.get_config)
+    r.add_put("/api/config", config.put_config)
+    r.add_post("/api/retention/run", retention.run_retention)
+    r.add_get("/api/stream", sse.stream)
     # the collector's own metrics
     r.add_get("/metrics", health.metrics)

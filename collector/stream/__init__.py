@@ -1,0 +1,1 @@
+"""The live stream: an in-process broadcast bus and the SSE route."""
