@@ -1,0 +1,124 @@
+"""Native ingest: sustained throughput and batch latency, latency at a fixed 2,000 events/s, raw SQLite rate."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from bench.common import emit, fresh_database, log, machine, median, parse_args, pg_admin_url, run_clients
+from bench.ingest_load import LoadConfig, PhaseResult, py_spy_path, run_phase
+from bench.profile_summary import summarize
+from bench.raw_sqlite import TRANSACTION_ROWS, raw_insert_client
+
+# performance.md
+TARGET_THROUGHPUT = 25_000
+TARGET_P95_FULL_MS = 50
+TARGET_P95_FIXED_MS = 10
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (streams)")
+    parser.add_argument("--client-procs", type=int, default=2, help="client processes sharing the streams")
+    parser.add_argument("--rate", type=float, default=2000, help="offered events/s of the fixed-load phase")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="record the server with py-spy during the first throughput window into this file")
+    parser.add_argument("--skip-raw", action="store_true", help="do not measure the raw SQLite insert rate")
+
+
+def main() -> int:
+    args = parse_args(__doc__ or "", _options)
+    mode = args.mode
+    backend = "postgresql" if pg_admin_url() else "sqlite"
+    if args.profile is not None and py_spy_path() is None:
+        log("--profile needs py-spy: .venv/bin/pip install py-spy")
+        return 2
+    base = LoadConfig(
+        concurrency=args.concurrency, client_procs=args.client_procs,
+        warmup=mode.pick(smoke=0.5, quick=2.0, full=3.0),
+        duration=mode.pick(smoke=1.5, quick=6.0, full=15.0),
+        pool_batches=mode.pick(smoke=6, quick=40, full=100),
+    )
+    fixed = LoadConfig(
+        concurrency=args.concurrency, client_procs=args.client_procs, rate=args.rate,
+        warmup=mode.pick(smoke=0.3, quick=1.0, full=2.0),
+        duration=mode.pick(smoke=1.5, quick=6.0, full=15.0),
+        pool_batches=mode.pick(smoke=6, quick=20, full=50),
+    )
+    raw_rows = mode.pick(smoke=5_000, quick=30_000, full=100_000)
+
+    full_runs: list[PhaseResult] = []
+    fixed_runs: list[PhaseResult] = []
+    raw_rates: list[float] = []
+    for run in range(mode.runs):
+        log(f"ingest run {run + 1}/{mode.runs} ({mode.name}, {backend}): throughput phase, {machine()}")
+        with fresh_database("ingest") as db:
+            result = run_phase(db, base, profile=args.profile if run == 0 else None)
+        full_runs.append(result)
+        log(f"  {result.throughput:,.0f} events/s, p95 {result.pct(95):.1f} ms, server {result.server_cpu_cores:.2f}"
+            f" cores, errors {result.errors}, stored {result.stored_total} / acked {result.acked_total}")
+        log(f"ingest run {run + 1}/{mode.runs}: fixed load {args.rate:,.0f} events/s, {machine()}")
+        with fresh_database("ingest") as db:
+            result = run_phase(db, fixed)
+        fixed_runs.append(result)
+        log(f"  p50 {result.pct(50):.1f} ms, p95 {result.pct(95):.1f} ms, p99 {result.pct(99):.1f} ms,"
+            f" {result.throughput:,.0f} events/s acknowledged")
+        if not args.skip_raw:
+            _, (raw,) = run_clients(raw_insert_client, [(raw_rows, run + 1)])
+            raw_rates.append(raw["rows_per_s"])
+            log(f"  raw SQLite: {raw['rows_per_s']:,.0f} rows/s ({raw['rows']} rows, {TRANSACTION_ROWS}/transaction)")
+
+    if args.profile is not None and args.profile.exists():
+        report = summarize(args.profile.read_text())
+        args.profile.with_suffix(".summary.txt").write_text(report + "\n")
+        log(f"profile of the first throughput window: {args.profile}\n{report}")
+
+    _emit_all(mode.runs, backend, base, fixed, full_runs, fixed_runs, raw_rates)
+    broken = [r for r in (*full_runs, *fixed_runs) if r.errors or (r.stored_total not in (None, r.acked_total))]
+    return 1 if broken else 0
+
+
+def _context(runs: list[PhaseResult], cfg: LoadConfig, backend: str) -> dict[str, Any]:
+    return {
+        "backend": backend, "batch": cfg.batch, "concurrency": cfg.concurrency, "client_procs": cfg.client_procs,
+        "window_s": cfg.duration, "load1_per_run": [round(r.load1, 2) for r in runs],
+        "errors": sum(r.errors for r in runs), "duplicates": sum(r.duplicates for r in runs),
+        "acked_equals_stored": all(r.stored_total == r.acked_total for r in runs),
+    }
+
+
+def _emit_all(
+    n: int, backend: str, base: LoadConfig, fixed: LoadConfig, full_runs: list[PhaseResult],
+    fixed_runs: list[PhaseResult], raw_rates: list[float],
+) -> None:
+    ctx = _context(full_runs, base, backend)
+    throughput = median([r.throughput for r in full_runs])
+    emit("ingest", "throughput", throughput, "events/s", runs=n, target=TARGET_THROUGHPUT,
+         per_run=[round(r.throughput) for r in full_runs],
+         server_cpu_cores=round(median([r.server_cpu_cores for r in full_runs]), 2),
+         server_peak_rss_mb=round(max(r.server_peak_rss_mb for r in full_runs), 1),
+         client_cpu_s_per_10k_events=round(median([
+             r.client_cpu_seconds / max(r.acked_total, 1) * 10_000 for r in full_runs]), 3),
+         **ctx, **machine())
+    for p in (50, 95, 99):
+        extra = {"target": TARGET_P95_FULL_MS} if p == 95 else {}
+        emit("ingest", f"batch_latency_p{p}_full_throughput", median([r.pct(p) for r in full_runs]), "ms",
+             runs=n, per_run=[round(r.pct(p), 2) for r in full_runs], **extra, **ctx)
+    ctx = _context(fixed_runs, fixed, backend)
+    ctx["offered_events_per_s"] = fixed.rate
+    ctx["arrivals"] = "poisson"
+    for p in (50, 95, 99):
+        extra = {"target": TARGET_P95_FIXED_MS} if p == 95 else {}
+        emit("ingest", f"batch_latency_p{p}_at_{fixed.rate:.0f}_eps", median([r.pct(p) for r in fixed_runs]), "ms",
+             runs=n, per_run=[round(r.pct(p), 2) for r in fixed_runs],
+             batches=sum(len(r.latencies_ms) for r in fixed_runs), **extra, **ctx)
+    if raw_rates:
+        raw = median(raw_rates)
+        emit("ingest", "raw_sqlite_insert", raw, "rows/s", runs=n, per_run=[round(r) for r in raw_rates],
+             rows_per_transaction=TRANSACTION_ROWS, table="events (same schema, indexes and pragmas)")
+        if backend == "sqlite":
+            emit("ingest", "throughput_vs_raw_sqlite", throughput / raw, "ratio", runs=n)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
