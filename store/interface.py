@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from store.model import (
     Agent,
@@ -244,3 +244,8 @@ class Store(Protocol):
         self, *, started_at: str, cutoff: str, results: Sequence[tuple[str, RetentionResult]], duration_ms: float,
     ) -> None:
         """Write the audit row of one retention run (per-tenant counts included)."""
+
+    async def list_retention_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest retention audit rows first: ``{startedAt, cutoff, deletedCount, sessionsDeleted,
+        anchoredSessions, durationMs, tenants: [{tenantId, deletedCount, sessionsDeleted, anchoredSessions}]}``.
+        """
