@@ -136,7 +136,7 @@ class CommitListener:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await connect(self._url, role="listen")
+                conn = await connect(self._url, role=f"listen:{self._origin}")
                 lost = asyncio.Event()
                 conn.add_termination_listener(_setter(lost))
                 await conn.add_listener(CHANNEL, self._on_notify)
