@@ -1,4 +1,4 @@
-"""Command line: serve | migrate | verify | retention run; the only module that exits the process."""
+"""Command line: serve | migrate | verify | keys | retention run; the only module that exits the process."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from collector import __version__
+from collector.cli_keys import add_keys_parser, bootstrap_admin_key, run_keys
 from collector.config import Settings, load_settings, setting_specs
 from collector.logs import setup_logging
 from store.errors import StoreError
@@ -37,11 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="verify hash chains and report failures")
     verify.add_argument("--tenant", help="only this tenant")
     verify.add_argument("--session", help="only this session (needs --tenant, default 'default')")
+    keys_parsers = add_keys_parser(sub)
     retention = sub.add_parser("retention", help="retention on demand")
     retention_sub = retention.add_subparsers(dest="retention_command", required=True)
     retention_run = retention_sub.add_parser("run", help="apply each tenant's retention policy now, print the result")
     retention_run.add_argument("--tenant", help="only this tenant")
-    for p in (migrate, verify, retention_run):
+    for p in (migrate, verify, retention_run, *keys_parsers):
         p.add_argument("--db-path", dest="db_path", default=None, help="SQLite file [AGENTLENS_DB_PATH]")
         p.add_argument("--database-url", dest="database_url", default=None, help="PostgreSQL URL [DATABASE_URL]")
     return parser
@@ -78,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_verify(settings, args.tenant, args.session))
         if command == "retention":
             return asyncio.run(_retention(settings, args.tenant))
+        if command == "keys":
+            return asyncio.run(_keys(settings, args))
     except StoreError as exc:
         print(f"agentlens-collector: database error: {exc}", file=sys.stderr)
         return 1
@@ -106,6 +110,8 @@ async def _serve_async(settings: Settings) -> int:
     from collector.app import create_app  # imported here: keeps `migrate`/`verify` light
 
     store = await _open(settings)
+    if settings.auth_required:
+        await bootstrap_admin_key(store)
     app = create_app(settings, store)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout_seconds)
     await runner.setup()
@@ -155,6 +161,14 @@ async def _verify(settings: Settings, tenant: str | None, session: str | None) -
         await store.close()
     print(f"verified {checked} session(s): {checked - failures} valid, {failures} invalid")
     return 1 if failures else 0
+
+
+async def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    store = await _open(settings)
+    try:
+        return await run_keys(store, args)
+    finally:
+        await store.close()
 
 
 async def _retention(settings: Settings, tenant: str | None) -> int:

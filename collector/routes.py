@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from collector.api import agents, alerts, config, events, health, retention, sessions
+from collector.api import agents, alerts, config, events, health, keys, openapi, retention, sessions
 from collector.receivers import native
 from collector.stream import sse
 
@@ -25,6 +25,11 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/agents/{id}", agents.get_agent)
     r.add_get("/api/stats", health.stats)
     r.add_get("/api/health", health.health)
+    r.add_get("/api/openapi.json", openapi.openapi_json)
+    # API keys of the caller's tenant (manage scope)
+    r.add_post("/api/keys", keys.create_key)
+    r.add_get("/api/keys", keys.list_keys)
+    r.add_delete("/api/keys/{id}", keys.revoke_key)
     # alert rules and their history
     r.add_post("/api/alerts/rules", alerts.create_rule)
     r.add_get("/api/alerts/rules", alerts.list_rules)
