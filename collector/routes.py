@@ -41,6 +41,6 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/config", config.get_config)
     r.add_put("/api/config", config.put_config)
     r.add_post("/api/retention/run", retention.run_retention)
-    r.add_get("/api/stream", sse.stream)
+    r.add_get("/api/stream", sse.stream, allow_head=False)  # HEAD would start an endless stream
     # the collector's own metrics
     r.add_get("/metrics", health.metrics)
