@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -58,7 +59,10 @@ def _allowed_origin(settings: Settings, origin: str | None) -> str | None:
     allowed = settings.cors_origin_list
     if "*" in allowed:
         return "*"
-    return origin if origin in allowed else None
+    # exact origins, or patterns such as https://*.example.com
+    if any(a == origin or ("*" in a and fnmatch.fnmatchcase(origin, a)) for a in allowed):
+        return origin
+    return None
 
 
 def cors_headers(request: web.Request) -> dict[str, str]:
