@@ -65,4 +65,4 @@ async def _pipeline_context(app: web.Application) -> AsyncIterator[None]:
 
 async def _authenticator_context(app: web.Application) -> AsyncIterator[None]:
     yield
-    await app[authenticator_key].close()  # pending lastUsedAt writes finish before the store closes
+    await app[authenticator_key].drain()  # pending lastUsedAt writes finish before the store closes

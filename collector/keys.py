@@ -205,8 +205,8 @@ class Authenticator:
         for digest in [d for d, (k, _) in self._cache.items() if k.id == key_id]:
             del self._cache[digest]
 
-    async def close(self) -> None:
-        """Wait for the background ``lastUsedAt`` writes still running."""
+    async def drain(self) -> None:
+        """Wait for the background ``lastUsedAt`` writes still running (shutdown, tests)."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
