@@ -1,0 +1,240 @@
+"""POST /v1/traces, /v1/logs, /v1/metrics: the OTLP/HTTP receiver (otlp.md §1).
+
+Steps per request, as the OpenTelemetry Collector's handler does them: method -> content type
+-> content encoding -> bounded body -> decode + map (one call) -> pipeline (200 only after
+commit) -> ``Export*ServiceResponse`` in the request's encoding. Every failure answers with a
+``google.rpc.Status`` body in the request's encoding (JSON when the encoding is unknown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Final
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+
+from collector.appkeys import clock_key, metrics_key, pipeline_key, settings_key
+from collector.auth import register_error_renderer
+from collector.httputil import tenant_of
+from collector.ingest.pipeline import Overloaded
+from collector.mapping.otlp_compression import (
+    SUPPORTED_ENCODINGS,
+    BodyTooLarge,
+    CorruptBody,
+    Inflater,
+    UnsupportedEncoding,
+    parse_content_encoding,
+)
+from collector.mapping.otlp_memo import OtlpMemo
+from collector.mapping.otlp_model import DecodeError
+from collector.mapping.otlp_prices import PriceTable, load_price_table
+from collector.mapping.otlp_request import map_request
+from collector.mapping.otlp_spans import MappingResult
+from collector.mapping.otlp_wire import (
+    CONTENT_TYPES,
+    GRPC_CODES,
+    Encoding,
+    Signal,
+    export_response,
+    media_encoding,
+    status_body,
+)
+from store.errors import RetryableStoreError
+
+__all__ = ("OtlpState", "add_routes", "otlp_state_key")
+
+LOG = logging.getLogger("collector.otlp")
+
+# Bodies at least this large are decoded and mapped in a worker thread so that the event loop
+# keeps serving other requests (docs/otlp.md "Decoding off the event loop").
+OFFLOAD_BYTES: Final = 2 * 1024 * 1024
+_READ_CHUNK: Final = 256 * 1024
+_ALLOW: Final = "POST, OPTIONS"
+_ACCEPT_ENCODING: Final = ", ".join(("identity", *SUPPORTED_ENCODINGS))
+_PATHS: Final[tuple[tuple[str, Signal], ...]] = (
+    ("/v1/traces", "traces"), ("/v1/logs", "logs"), ("/v1/metrics", "metrics"),
+)
+_ABSENT: Final = object()
+_AIOHTTP_PREFIX: Final = re.compile(r"^\d{3}, message:\s*")
+_AIOHTTP_CODINGS: Final = frozenset({"gzip", "deflate", "br", "zstd"})
+_HINT: Final = "OTLP/HTTP endpoints are POST /v1/traces, /v1/logs and /v1/metrics"
+
+
+@dataclass(slots=True)
+class OtlpState:
+    """The receiver's shared state: the mapper's bounded memo and the price table."""
+
+    memo: OtlpMemo = field(default_factory=OtlpMemo)
+    prices: PriceTable | None = None
+
+
+# TODO(foundation): move to collector/appkeys.py with the other keys.
+otlp_state_key: Final = web.AppKey("otlp_state", OtlpState)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the OTLP routes, the /v1/ auth error renderer and the price table loader."""
+    app[otlp_state_key] = OtlpState()
+    app.on_startup.append(_load_prices)
+    for path, signal in _PATHS:
+        app.router.add_route("*", path, partial(_handle, signal=signal))
+    app.router.add_route("POST", "/", _not_found)
+    app.router.add_route("*", "/v1/{tail:.*}", _not_found)
+    register_error_renderer(app, "/v1/", _auth_failure)
+    # CORS (preflights before auth, Allow-Origin and Expose-Headers: Retry-After on answers)
+    # is handled for every route by collector.security.
+
+
+async def _load_prices(app: web.Application) -> None:
+    app[otlp_state_key].prices = load_price_table(app[settings_key].prices_file or None)
+
+
+# ------------------------------------------------------------------ the handler
+
+
+async def _handle(request: web.Request, *, signal: Signal) -> web.StreamResponse:
+    if request.method != "POST":  # CORS preflights never get here (collector.security)
+        return _status(request, 405, "405 method not allowed, supported: [POST]", None, {"Allow": _ALLOW})
+    encoding = media_encoding(request.headers.get("Content-Type"))
+    if encoding is None:
+        return _status(request, 415, "415 unsupported media type, supported: [application/json, "
+                                     "application/x-protobuf]", None)
+    try:
+        coding = parse_content_encoding(request.headers.get("Content-Encoding"))
+    except UnsupportedEncoding as exc:
+        return _status(request, 415, str(exc), encoding, {"Accept-Encoding": _ACCEPT_ENCODING})
+    app = request.app
+    settings = app[settings_key]
+    pipeline = app[pipeline_key]
+    state = app[otlp_state_key]
+    limit = settings.otlp_max_bytes
+    tenant = tenant_of(request)
+    try:
+        pipeline.check_capacity()
+        if request.content_length is not None and request.content_length > limit:
+            return _too_large(request, limit, encoding)
+        with pipeline.reserve(min(request.content_length or limit, limit)):
+            try:
+                body = await _read_body(request, coding, limit)
+            except BodyTooLarge:
+                return _too_large(request, limit, encoding)
+            except CorruptBody as exc:
+                response = _status(request, 400, str(exc), encoding)
+                response.force_close()
+                if isinstance(exc, _StreamBroken):
+                    # aiohttp would re-raise the stored payload error while draining the rest of
+                    # the body and log it as an unhandled exception; nothing more can be read.
+                    request.content.feed_eof()
+                return response
+            try:
+                result = await _map(signal, encoding, body, tenant, state, now_ns=app[clock_key]() * 1000)
+            except DecodeError as exc:
+                return _status(request, 400, str(exc), encoding)
+            del body
+        if result.events:
+            await pipeline.submit(result.events, source="otlp")
+    except Overloaded as exc:
+        return _status(request, 503, str(exc), encoding, {"Retry-After": str(exc.retry_after)})
+    except RetryableStoreError:
+        return _status(request, 503, "database unavailable, retry later", encoding, {"Retry-After": "1"})
+    if result.series_updates:
+        state.memo.commit_series(result.series_updates)
+    return web.Response(body=export_response(signal, encoding, result.rejected, result.error_message),
+                        content_type=CONTENT_TYPES[encoding])
+
+
+async def _map(signal: Signal, encoding: Encoding, body: bytes, tenant: str, state: OtlpState, *,
+               now_ns: int) -> MappingResult:
+    prices = state.prices
+    if prices is None:  # an app that was never started (should not happen): load lazily
+        prices = state.prices = load_price_table()
+    call = partial(map_request, signal, encoding, body, tenant=tenant, memo=state.memo, prices=prices,
+                   now_ns=now_ns)
+    if len(body) >= OFFLOAD_BYTES:
+        return await asyncio.to_thread(call)
+    return call()
+
+
+async def _read_body(request: web.Request, coding: str | None, limit: int) -> bytes:
+    """The uncompressed body, never holding more than ``limit`` bytes of it.
+
+    With aiohttp's default ``auto_decompress`` the stream is already being inflated, lazily and
+    under flow control (aiohttp >= 3.13), so counting while reading bounds memory. When the
+    server runs with ``auto_decompress=False`` (or for codings aiohttp passes through, such as
+    ``x-gzip``) we inflate here, incrementally, with the same bound.
+    """
+    stream = request.content
+    inflater: Inflater | None = None
+    if coding is not None:
+        marker = getattr(stream, "total_compressed_bytes", _ABSENT)
+        if marker is _ABSENT:  # older aiohttp: it inflates exactly these header values by default
+            header = request.headers.get("Content-Encoding", "").strip().lower()
+            aiohttp_inflates = header in _AIOHTTP_CODINGS
+        else:
+            aiohttp_inflates = marker is not None
+        if not aiohttp_inflates:
+            inflater = Inflater(coding, limit)
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        while True:
+            chunk = await stream.readany()
+            if not chunk:
+                break
+            if inflater is not None:
+                chunk = inflater.feed(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise BodyTooLarge(f"body exceeds {limit} bytes")
+            chunks.append(chunk)
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        text = _AIOHTTP_PREFIX.sub("", str(exc)).strip()
+        if "size" in text.lower() and "decompress" in text.lower():
+            raise BodyTooLarge(text) from None
+        raise _StreamBroken(f"cannot read the request body: {text.strip()}") from None
+    if inflater is not None:
+        inflater.finish()
+    return b"".join(chunks)
+
+
+
+class _StreamBroken(CorruptBody):
+    """aiohttp itself failed to decode the body; its stream now holds the error."""
+
+
+# ------------------------------------------------------------------ errors and CORS
+
+
+def _status(request: web.Request, status: int, message: str, encoding: Encoding | None,
+            headers: dict[str, str] | None = None) -> web.Response:
+    """A ``google.rpc.Status`` error response in the request's encoding (JSON when unknown)."""
+    enc: Encoding = encoding or media_encoding(request.headers.get("Content-Type")) or "json"
+    if status >= 500 or status in (400, 413):
+        LOG.info("OTLP %s %s -> %d: %s", request.method, request.path, status, message[:200])
+    metrics = request.app.get(metrics_key)
+    if metrics is not None:
+        metrics.requests_rejected.labels(route=request.path[:32], status=str(status)).inc()
+    return web.Response(status=status, body=status_body(GRPC_CODES.get(status, 2), message, enc),
+                        content_type=CONTENT_TYPES[enc], headers=headers)
+
+
+def _too_large(request: web.Request, limit: int, encoding: Encoding) -> web.Response:
+    response = _status(request, 413, f"request body exceeds {limit} bytes after decompression "
+                                     "(AGENTLENS_OTLP_MAX_BYTES)", encoding)
+    response.force_close()
+    return response
+
+
+def _auth_failure(request: web.Request, status: int, message: str) -> web.StreamResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="agentlens"'} if status == 401 else None
+    return _status(request, status, message, None, headers)
+
+
+async def _not_found(request: web.Request) -> web.StreamResponse:
+    return _status(request, 404, f"404 page not found: {request.path[:200]}. {_HINT}", None)
