@@ -36,8 +36,9 @@ _EVENT_TYPES = (
     "text", "text", "bigint", "text", "bigint", "text", "text", "text", "text", "text", "text", "text", "text",
     "text", "float8", "bigint", "bigint", "float8", "text", "text", "text",
 )
-# One statement per batch: every column as an array, expanded by unnest (the measured fastest path
-# for our batch sizes, see docs/postgres.md). Parameters: one array per EVENT_COLUMNS entry.
+# Ingest writes events with binary COPY into EVENTS_TABLE (EVENT_COLUMNS order), the fastest path
+# measured (bench/pg_insert_paths.py, docs/postgres.md); the two alternatives it was measured
+# against stay here for that script. INSERT_EVENTS_UNNEST: one array parameter per column.
 INSERT_EVENTS_UNNEST = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) SELECT * FROM unnest("
     + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_EVENT_TYPES))
@@ -117,6 +118,16 @@ ON CONFLICT (tenant_id, id) DO UPDATE SET
 
 DELETE_SESSION_TAGS = "DELETE FROM session_tags WHERE tenant_id = $1 AND session_id = $2"
 INSERT_SESSION_TAG = "INSERT INTO session_tags (tenant_id, session_id, tag) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+
+# ingest: replace the tags of every session whose session_started event carried tags, in two statements
+DELETE_TAGS_OF_KEYS = """
+DELETE FROM session_tags st USING unnest($1::text[], $2::text[]) AS k(t, i)
+WHERE st.tenant_id = k.t AND st.session_id = k.i
+"""
+INSERT_TAGS = """
+INSERT INTO session_tags (tenant_id, session_id, tag)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING
+"""
 
 UPDATE_SESSION_FIELDS = "UPDATE sessions SET {assignments} WHERE tenant_id = ${t} AND id = ${i}"
 
