@@ -95,7 +95,7 @@ def _emit_all(
     throughput = median([r.throughput for r in full_runs])
     emit("ingest", "throughput", throughput, "events/s", runs=n, target=TARGET_THROUGHPUT,
          per_run=[round(r.throughput) for r in full_runs],
-         server_cpu_cores=round(median([r.server_cpu_cores for r in full_runs]), 2),
+         collector_cpu_cores=round(median([r.server_cpu_cores for r in full_runs]), 2),
          server_peak_rss_mb=round(max(r.server_peak_rss_mb for r in full_runs), 1),
          client_cpu_s_per_10k_events=round(median([
              r.client_cpu_seconds / max(r.acked_total, 1) * 10_000 for r in full_runs]), 3),
@@ -106,12 +106,16 @@ def _emit_all(
              runs=n, per_run=[round(r.pct(p), 2) for r in full_runs], **extra, **ctx)
     ctx = _context(fixed_runs, fixed, backend)
     ctx["offered_events_per_s"] = fixed.rate
+    ctx["acknowledged_events_per_s"] = round(median([r.throughput for r in fixed_runs]))
     ctx["arrivals"] = "poisson"
     for p in (50, 95, 99):
         extra = {"target": TARGET_P95_FIXED_MS} if p == 95 else {}
         emit("ingest", f"batch_latency_p{p}_at_{fixed.rate:.0f}_eps", median([r.pct(p) for r in fixed_runs]), "ms",
              runs=n, per_run=[round(r.pct(p), 2) for r in fixed_runs],
              batches=sum(len(r.latencies_ms) for r in fixed_runs), **extra, **ctx)
+    startups = [r.extra["startup_s"] for r in (*full_runs, *fixed_runs)]
+    emit("ingest", "start_to_ready_empty_db", median(startups), "s", runs=len(startups), target=2,
+         max=round(max(startups), 3), backend=backend)
     if raw_rates:
         raw = median(raw_rates)
         emit("ingest", "raw_sqlite_insert", raw, "rows/s", runs=n, per_run=[round(r) for r in raw_rates],

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,6 +18,8 @@ import aiohttp
 import orjson
 
 from bench.common import Server, emit, log, machine, median, parse_args, percentile, run_clients
+from bench.ingest_load import py_spy, py_spy_path
+from bench.profile_summary import summarize
 from bench.seed import SeedInfo, ensure_seed
 from store.timefmt import format_ms
 
@@ -111,10 +116,10 @@ async def _drive(arg: _ClientArg, gate: Callable[[], float]) -> dict[str, Any]:
     return {"latencies": latencies, "statuses": statuses, "samples": samples}
 
 
-def _plan(meta: dict[str, Any], rounds: int, seed: int) -> list[tuple[str, str]]:
+def _plan(meta: dict[str, Any], queries: list[Query], rounds: int, seed: int) -> list[tuple[str, str]]:
     """Round-robin over the query types so that a noisy moment hits all of them alike."""
     rng = random.Random(seed)
-    return [(q.name, q.build(meta, rng)) for _ in range(rounds) for q in QUERIES]
+    return [(q.name, q.build(meta, rng)) for _ in range(rounds) for q in queries]
 
 
 def _problem(query: Query, status: int, body: bytes) -> str | None:
@@ -126,11 +131,34 @@ def _problem(query: Query, status: int, body: bytes) -> str | None:
         return "answer is not JSON"
 
 
+def _one_run(
+    seed: SeedInfo, plan: list[tuple[str, str]], warmup: int, profile: Path | None,
+) -> tuple[dict[str, Any], float]:
+    """A fresh server on the seeded database, one client process; (its results, start-to-ready seconds)."""
+    with Server(seed.target) as server:
+        spy: list[subprocess.Popen[bytes]] = []
+
+        def on_start(_: float) -> None:
+            if profile is not None:
+                spy.append(py_spy(server.pid, None, profile))
+
+        try:
+            _, (result,) = run_clients(query_client, [_ClientArg(server.url, plan, warmup)], on_start=on_start)
+        finally:
+            for proc in spy:
+                proc.send_signal(signal.SIGINT)
+                proc.wait(60)
+        return result, server.startup_seconds
+
+
 def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", type=int, default=None, help="events to seed (default 1M; --quick 100k)")
     parser.add_argument("--ten-million", action="store_true", help="seed and query 10M events")
     parser.add_argument("--days", type=float, default=7.0, help="time span of the seeded events")
     parser.add_argument("--requests", type=int, default=None, help="timed requests per query type and run")
+    parser.add_argument("--only", default="", help="comma list of query names to run (default: all)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="record the server with py-spy during the first run into this file")
 
 
 def main() -> int:
@@ -139,21 +167,24 @@ def main() -> int:
     events = 10_000_000 if args.ten_million else args.events or mode.pick(smoke=20_000, quick=100_000, full=1_000_000)
     rounds = args.requests or mode.pick(smoke=12, quick=60, full=200)
     warm_rounds = mode.pick(smoke=2, quick=5, full=10)
+    only = {n.strip() for n in args.only.split(",") if n.strip()}
+    queries = [q for q in QUERIES if not only or q.name in only]
+    if not queries or (args.profile is not None and py_spy_path() is None):
+        log("nothing to run: unknown --only names" if not queries else "--profile needs py-spy")
+        return 2
     seed: SeedInfo = ensure_seed(events, args.days)
     meta = seed.meta
-    per_run: dict[str, list[tuple[float, float]]] = {q.name: [] for q in QUERIES}
+    per_run: dict[str, list[tuple[float, float]]] = {q.name: [] for q in queries}
     problems: dict[str, str] = {}
     startup: list[float] = []
     loads: list[float] = []
     for run in range(mode.runs):
         log(f"query run {run + 1}/{mode.runs} ({mode.name}, {events:,} events, {seed.target.dialect}): {machine()}")
         loads.append(machine()["load1"])
-        plan = _plan(meta, warm_rounds + rounds, seed=run)
-        with Server(seed.target) as server:
-            startup.append(server.startup_seconds)
-            arg = _ClientArg(server.url, plan, warmup=warm_rounds * len(QUERIES))
-            _, (result,) = run_clients(query_client, [arg])
-        for q in QUERIES:
+        plan = _plan(meta, queries, warm_rounds + rounds, seed=run)
+        result, started_in = _one_run(seed, plan, warm_rounds * len(queries), args.profile if run == 0 else None)
+        startup.append(started_in)
+        for q in queries:
             status, body = result["samples"].get(q.name, (0, b""))
             problem = _problem(q, status, body)
             if problem:
@@ -164,7 +195,11 @@ def main() -> int:
                 log(f"  {q.name:28s} p50 {percentile(lat, 50):7.2f} ms  p95 {percentile(lat, 95):7.2f} ms")
     ctx = {"backend": seed.target.dialect, "events": events, "days": args.days, "sessions": meta["sessions"],
            "requests_per_run": rounds, "load1_per_run": loads}
-    for q in QUERIES:
+    if args.profile is not None and args.profile.exists():
+        report = summarize(args.profile.read_text())
+        args.profile.with_suffix(".summary.txt").write_text(report + "\n")
+        log(f"profile of the first run: {args.profile}\n{report}")
+    for q in queries:
         values = per_run[q.name]
         issue = {"problem": problems[q.name]} if q.name in problems else {}
         for idx, p in ((0, 50), (1, 95)):

@@ -226,6 +226,7 @@ class Server:
         self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
+        self.startup_seconds = 0.0        # from spawning the process to its ready line
         self.output: list[str] = []
         self._lines: queue.Queue[str] = queue.Queue()
 

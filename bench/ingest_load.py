@@ -22,7 +22,7 @@ import orjson
 from bench.common import DatabaseTarget, Server, log, percentile, run_clients
 from bench.workload import ReplayStream, Workload
 
-__all__ = ("LoadConfig", "PhaseResult", "ingest_client", "py_spy_path", "run_phase")
+__all__ = ("LoadConfig", "PhaseResult", "ingest_client", "py_spy", "py_spy_path", "run_phase")
 
 _JSON = {"Content-Type": "application/json"}
 # (scheduled, sent, done, status, events stored, duplicates)
@@ -147,7 +147,8 @@ async def _closed(
         sent = time.monotonic()
         if sent >= end:
             return
-        records.append((sent, sent, time.monotonic(), *await _post(http, url, body, errors)))
+        status, stored, dups = await _post(http, url, body, errors)
+        records.append((sent, sent, time.monotonic(), status, stored, dups))
 
 
 async def _open(
@@ -162,7 +163,8 @@ async def _open(
             await asyncio.sleep(delay)
         body = pool.next_body()
         sent = time.monotonic()
-        records.append((scheduled, sent, time.monotonic(), *await _post(http, url, body, errors)))
+        status, stored, dups = await _post(http, url, body, errors)
+        records.append((scheduled, sent, time.monotonic(), status, stored, dups))
         scheduled += rng.expovariate(1 / mean_gap)
 
 
@@ -194,13 +196,14 @@ def run_phase(db: DatabaseTarget, cfg: LoadConfig, *, profile: Path | None = Non
             time.sleep(max(0.0, window_start - time.monotonic()))
             cpu["start"] = server.cpu_seconds()
             if profile is not None:
-                spy.append(_py_spy(server.pid, cfg.duration, profile))
+                spy.append(py_spy(server.pid, cfg.duration, profile))
             time.sleep(max(0.0, window_start + cfg.duration - time.monotonic()))
             cpu["end"] = server.cpu_seconds()
 
         started, results = run_clients(ingest_client, args, on_start=on_start)
         stored = _stored_events(server.url)
         rss = server.peak_rss_mb()
+        startup = server.startup_seconds
     for proc in spy:
         proc.wait(60)
     records = [r for res in results for r in res["records"]]
@@ -220,7 +223,7 @@ def run_phase(db: DatabaseTarget, cfg: LoadConfig, *, profile: Path | None = Non
         server_peak_rss_mb=rss,
         client_cpu_seconds=sum(res["cpu"] for res in results),
         load1=load1,
-        extra={"batches_in_window": len(window), "offered_rate": cfg.rate},
+        extra={"batches_in_window": len(window), "offered_rate": cfg.rate, "startup_s": startup},
     )
 
 
@@ -230,9 +233,13 @@ def py_spy_path() -> str | None:
     return str(local) if local.exists() else shutil.which("py-spy")
 
 
-def _py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
-    """Sample the server with py-spy (raw collapsed stacks per thread) without pausing it."""
+def py_spy(pid: int, seconds: float | None, out: Path) -> subprocess.Popen[bytes]:
+    """Sample a process with py-spy (raw collapsed stacks per thread) without pausing it.
+
+    With ``seconds=None`` it records until it gets SIGINT (or the process ends).
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [py_spy_path() or "py-spy", "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
+    duration = ["--duration", str(max(1, int(seconds)))] if seconds is not None else []
+    cmd = [py_spy_path() or "py-spy", "record", "--pid", str(pid), *duration,
            "--rate", "200", "--format", "raw", "--threads", "--nonblocking", "--output", str(out)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
