@@ -81,12 +81,16 @@ def display_url(url: str) -> str:
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """True when the connection (not the statement) failed: safe to retry an uncommitted transaction."""
+    """True when the connection (not the statement) failed: safe to retry an uncommitted transaction.
+
+    Timeouts are not: a statement that ran out of time, or a pool with no free connection, would
+    only wait as long again.
+    """
     if isinstance(exc, asyncpg.PostgresError):
-        return str(exc.sqlstate or "").startswith(("08", "57"))
-    if isinstance(exc, asyncpg.exceptions.DataError):
+        return str(exc.sqlstate or "").startswith(("08", "57P"))
+    if isinstance(exc, (asyncpg.exceptions.DataError, TimeoutError)):
         return False
-    return isinstance(exc, (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError))
+    return isinstance(exc, (OSError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError))
 
 
 def translate(exc: BaseException) -> StoreError:
