@@ -144,10 +144,14 @@ def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT, maximum: int = MA
     return max(1, min(value, maximum))
 
 
+# larger offsets than any table can hold would overflow the databases' 64-bit integers (a 500)
+MAX_OFFSET = 2**62
+
+
 def parse_offset(raw: str | None) -> int:
-    """Non-numeric or negative -> 0."""
+    """Non-numeric or negative -> 0; beyond ``MAX_OFFSET`` -> ``MAX_OFFSET`` (an empty page)."""
     value = _js_parse_int(raw)
-    return max(0, value or 0)
+    return min(max(0, value or 0), MAX_OFFSET)
 
 
 def parse_bool(raw: str | None) -> bool:
