@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+
 import asyncpg
 import pytest
 
 from store.errors import StoreClosed, Unavailable
-from store.factory import open_store
+from store.factory import open_store, run_migrations
 from store.model import EventQuery
 from tests.postgres.conftest import database_name
 from tests.postgres.proxy import PgProxy
 from tests.store.builders import custom
+from tests.support import wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -91,3 +96,53 @@ async def test_closed_store_raises_store_closed(pg_url: str) -> None:
         await store.insert_events([custom("s")])
     with pytest.raises(StoreClosed):
         await store.is_leader("jobs")
+
+
+async def test_too_many_connections_is_unavailable(pg_dsn: str) -> None:
+    """A role limited to 2 connections: the pool's third connection is refused by the server."""
+    suffix = uuid.uuid4().hex[:10]
+    role, db = f"alc_limited_{suffix}", f"alc_test_limited_{suffix}"
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 2')
+        await admin.execute(f'CREATE DATABASE "{db}" OWNER "{role}"')
+        url = pg_dsn.replace("://root@", f"://{role}@").replace("/test", f"/{db}")
+        await run_migrations(url)
+        # the migration connection must be gone server-side before the pool counts against the limit
+        await wait_until_async(lambda: admin.fetchval(
+            "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = $1", role))
+        store = await open_store(url, pool_min=1, pool_max=5, migrate=False)
+        try:
+            release = asyncio.Event()
+
+            async def hold(conn: asyncpg.Connection) -> None:
+                await release.wait()
+
+            holders = [asyncio.create_task(store._c.read(hold)) for _ in range(2)]  # type: ignore[attr-defined]
+            await wait_until(lambda: sum(h.done() for h in holders) >= 1 or _busy(store) >= 2, what="2 busy")
+            with pytest.raises(Unavailable, match="too many connections"):
+                await store.get_session("default", "s")
+            release.set()
+            errors = await asyncio.gather(*holders, return_exceptions=True)
+            # one of the holders may itself have been the refused third connection
+            assert all(e is None or isinstance(e, Unavailable) for e in errors)
+            assert await store.ping() >= 0  # connections free again: it works
+        finally:
+            await store.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await admin.close()
+
+
+def _busy(store: object) -> int:
+    pool = store.pool  # type: ignore[attr-defined]
+    return int(pool.get_size() - pool.get_idle_size())
+
+
+async def wait_until_async(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
