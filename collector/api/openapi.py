@@ -19,6 +19,8 @@ from collector import __version__
 from collector.keys import KNOWN_SCOPES
 from store.model import CLIENT_EVENT_TYPES, SEVERITIES
 
+ALERT_CONDITIONS = ("error_rate_exceeds", "cost_exceeds", "latency_exceeds", "event_count_exceeds", "no_events_for")
+
 __all__ = ("OPERATIONS", "SCHEMAS", "Op", "document", "openapi_json")
 
 Schema = dict[str, Any]
@@ -103,7 +105,40 @@ SCHEMAS: dict[str, Schema] = {
                       "revokedAt": NSTR, "expiresAt": NSTR}),
     "ApiKeyList": obj({"keys": arr(ref("ApiKey"))}),
     "KeyRevoked": obj({"id": STR, "revoked": {"type": "boolean", "enum": [True]}}),
+    "AlertScope": optional({"agentId": {"type": "string", "maxLength": 256},
+                            "tags": arr({"type": "string", "maxLength": 256}, maxItems=100)}),
+    "AlertRuleCreate": obj(
+        {"name": {"type": "string", "minLength": 1, "maxLength": 200},
+         "condition": {"type": "string", "enum": list(ALERT_CONDITIONS)},
+         "threshold": {"type": "number", "minimum": 0}, "windowMinutes": {"type": "integer", "minimum": 1,
+                                                                          "maximum": 43200},
+         "enabled": BOOL, "scope": ref("AlertScope"),
+         "notifyChannels": arr({"type": "string", "format": "uri", "maxLength": 2048}, maxItems=50)},
+        "name", "condition", "threshold", "windowMinutes",
+    ),
+    "AlertRule": obj({"id": STR, "name": STR, "enabled": BOOL, "condition": STR, "threshold": NUM,
+                      "windowMinutes": INT, "scope": ref("AlertScope"), "notifyChannels": arr(STR),
+                      "createdAt": STR, "updatedAt": STR, "tenantId": STR}),
+    "AlertRuleList": obj({"rules": arr(ref("AlertRule"))}),
+    "AlertRuleDeleted": obj({"id": STR, "deleted": {"type": "boolean", "enum": [True]}}),
+    "AlertHistoryPage": obj({"entries": arr(obj({"id": STR, "ruleId": STR, "triggeredAt": STR, "resolvedAt": NSTR,
+                                                 "currentValue": NUM, "threshold": NUM, "message": STR,
+                                                 "tenantId": STR})),
+                             "total": INT, "hasMore": BOOL}),
+    "Config": obj({"retentionDays": INT}),
+    "ConfigUpdate": optional({"retentionDays": {"type": "integer", "minimum": 0, "maximum": 3650},
+                              "agentGateUrl": {"type": "string", "maxLength": 2048},
+                              "agentGateSecret": {"type": "string", "maxLength": 512},
+                              "formBridgeUrl": {"type": "string", "maxLength": 2048},
+                              "formBridgeSecret": {"type": "string", "maxLength": 512}},
+                             additionalProperties=False),
+    "ConfigSaved": obj({"ok": {"type": "boolean", "enum": [True]}, "retentionDays": INT}),
+    "RetentionRun": obj({"tenantId": STR, "retentionDays": INT, "deletedCount": INT, "sessionsDeleted": INT,
+                         "anchoredSessions": INT, "cutoff": NSTR, "skipped": BOOL, "durationMs": NUM}),
+    "EventStream": {"type": "string", "description": "text/event-stream: event, session_update, alert, heartbeat"},
 }
+# an update takes any subset of the create fields
+SCHEMAS["AlertRuleUpdate"] = optional(SCHEMAS["AlertRuleCreate"]["properties"])
 
 
 def query(name: str, schema: Schema = STR, description: str = "") -> Schema:
@@ -144,6 +179,7 @@ class Op:
     bad_request: bool = False     # may answer 400 for invalid parameters
     conflict: bool = False        # may answer 409
     content_type: str = "application/json"
+    fuzz: bool = True             # False: left out of the fuzz run (endless streams)
 
 
 OPERATIONS: tuple[Op, ...] = (
@@ -164,6 +200,20 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", "/api/keys", "Create an API key (the raw key is shown once)", "NewApiKey", 201, body="KeyCreate"),
     Op("GET", "/api/keys", "List the tenant's API keys", "ApiKeyList"),
     Op("DELETE", "/api/keys/{id}", "Revoke an API key", "KeyRevoked", conflict=True),
+    Op("POST", "/api/alerts/rules", "Create an alert rule", "AlertRule", 201, body="AlertRuleCreate"),
+    Op("GET", "/api/alerts/rules", "List alert rules", "AlertRuleList"),
+    Op("GET", "/api/alerts/rules/{id}", "One alert rule", "AlertRule"),
+    Op("PUT", "/api/alerts/rules/{id}", "Change an alert rule", "AlertRule", body="AlertRuleUpdate"),
+    Op("DELETE", "/api/alerts/rules/{id}", "Delete an alert rule (its history stays)", "AlertRuleDeleted"),
+    Op("GET", "/api/alerts/history", "Alert history, newest first", "AlertHistoryPage",
+       params=(query("ruleId"), LIMIT, OFFSET)),
+    Op("GET", "/api/config", "The tenant's settings", "Config"),
+    Op("PUT", "/api/config", "Store the tenant's settings (manage)", "ConfigSaved", body="ConfigUpdate"),
+    Op("POST", "/api/retention/run", "Apply the tenant's retention now (manage)", "RetentionRun"),
+    Op("GET", "/api/stream", "Live server-sent events of the tenant", "EventStream",
+       params=(query("sessionId"), query("agentId"), query("eventType", STR, "comma list"),
+               query("token", STR, "the API key, for EventSource clients that cannot send headers")),
+       content_type="text/event-stream", fuzz=False),
 )
 
 
@@ -205,6 +255,8 @@ def _operation(op: Op) -> Schema:
         out["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(op.body)}}}
     if not op.public:
         out["security"] = [{"bearer": []}]
+    if not op.fuzz:
+        out["x-fuzz"] = False
     return out
 
 
