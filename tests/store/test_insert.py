@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -192,3 +195,27 @@ async def test_events_of_many_tenants_in_one_call(store: Store) -> None:
     for tenant in ("t1", "t2"):
         (only,) = await chain(store, "s1", tenant)
         assert only.seq == 0 and only.prev_hash is None
+
+
+async def test_concurrent_writers_on_one_database_keep_one_linear_chain(
+    backend: str, make_store: Callable[..., Any],
+) -> None:
+    """Two stores on the same database (two processes in production) appending to one session."""
+    first: Store = await make_store(backend, shared_db=True)
+    second: Store = await make_store(backend, shared_db=True)
+
+    async def writer(st: Store, name: str) -> None:
+        for batch in range(8):
+            await st.insert_events([
+                custom("shared", {"w": name, "b": batch, "i": i}, at=batch, event_id=f"{name}-{batch}-{i}")
+                for i in range(5)
+            ])
+
+    await asyncio.gather(writer(first, "x"), writer(second, "y"))
+    stored = await chain(first, "shared")
+    assert [s.seq for s in stored] == list(range(80))
+    assert [s.prev_hash for s in stored] == [None, *(s.hash for s in stored[:-1])]
+    verification = await second.verify_session("default", "shared")
+    assert verification is not None and verification.valid and verification.event_count == 80
+    session = await first.get_session("default", "shared")
+    assert session is not None and session.event_count == 80

@@ -9,7 +9,7 @@ import pytest
 from store.interface import Store
 from store.model import EventQuery, RetentionResult, SessionQuery
 from tests.store.builders import custom, session_started, ts, us
-from tests.store.rawsql import retention_runs
+from tests.store.rawsql import delete_event, retention_runs, tamper_event
 
 
 async def verified(store: Store, session: str, tenant: str = "default") -> tuple[bool, int, bool]:
@@ -139,3 +139,20 @@ async def test_many_sessions_in_one_run(store: Store, batch_size: int) -> None:
     result = await store.apply_retention("default", us(ts(1)), batch_size=batch_size)
     assert (result.deleted_count, result.sessions_deleted) == (20, 20)
     assert (await store.get_stats("default")).total_sessions == 10
+
+
+async def test_an_anchor_does_not_excuse_a_later_deletion(store: Store) -> None:
+    await store.insert_events([custom("s", at=i, event_id=f"e{i}") for i in range(5)])
+    await store.apply_retention("default", us(ts(1)))          # anchors seqs 0..1
+    await delete_event(store, "default", "e2")                  # behind the store's back
+    v = await store.verify_session("default", "s")
+    assert v is not None and not v.valid and v.failed_at_seq in (0, 2)  # where the unexplained gap is seen
+    assert v.reason is not None and "missing" in v.reason
+
+
+async def test_tampering_after_retention_is_detected(store: Store) -> None:
+    await store.insert_events([custom("s", at=i, event_id=f"e{i}") for i in range(4)])
+    await store.apply_retention("default", us(ts(1)))
+    await tamper_event(store, "default", "e2", "prev_hash", "e" * 64)
+    v = await store.verify_session("default", "s")
+    assert v is not None and not v.valid and v.failed_at_seq == 2

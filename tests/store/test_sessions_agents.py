@@ -221,3 +221,10 @@ async def test_upsert_agent_last_seen_orders_the_list(store: Store) -> None:
     await store.insert_events([custom("s1", at=10, agent="x"), custom("s2", at=20, agent="y")])
     await store.upsert_agent("default", AgentPatch(id="x", last_seen_at=ts(30)))
     assert [a.id for a in await store.list_agents("default")] == ["x", "y"]
+
+
+async def test_upsert_session_with_no_tags_clears_them(store: Store) -> None:
+    await store.insert_events([session_started("s1", tags=["a"])])
+    s = await store.upsert_session("default", SessionPatch(id="s1", tags=()))
+    assert s.tags == ()
+    assert (await store.query_sessions("default", SessionQuery(tags=("a",)))).total == 0
