@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 from collector.mapping import otlp_conventions as conv
 from collector.mapping.otlp_common import number, text
 from collector.mapping.otlp_llm import cost_of, usage_payload
+from collector.mapping.otlp_memo import OtlpMemo
 from collector.mapping.otlp_model import LogRecord
 from collector.mapping.otlp_prices import PriceTable
 from store.model import NewEvent
@@ -71,10 +72,12 @@ def collect_claude_text(records: list[LogRecord]) -> dict[str, dict[str, str]]:
 
 
 def claude_events(ctx: LogContext, name: str, texts: dict[str, dict[str, str]],
-                  prices: PriceTable) -> list[NewEvent] | None:
+                  prices: PriceTable, memo: OtlpMemo) -> list[NewEvent] | None:
     """The events of one Claude Code record; ``None`` means "map it as a generic log record"."""
     attrs = ctx.record.attributes
     if name == "api_request":
+        if number(attrs.get("cost_usd")) is not None:
+            memo.mark_logged_cost(ctx.tenant, ctx.session_id)
         return _api_request(ctx, attrs, texts, prices)
     if name in ("tool_decision", "tool_result"):
         tool = text(attrs.get("tool_name")) or "tool"

@@ -21,6 +21,7 @@ __all__ = (
     "clean_id",
     "event_id",
     "fit_payload",
+    "has_long_string",
     "json_value",
     "make_event",
     "number",
@@ -155,6 +156,19 @@ def json_value(value: Any, depth: int = 0, cap: int | None = 4096) -> Any:
     if isinstance(value, dict):
         return {str(k): json_value(v, depth + 1, cap) for k, v in value.items()}
     return str(value)
+
+
+def has_long_string(value: Any, cap: int, depth: int = 0) -> bool:
+    """Whether ``json_value(value, cap=cap)`` would shorten some string."""
+    if isinstance(value, str):
+        return len(value) > cap
+    if depth > 32:
+        return False
+    if isinstance(value, list | tuple):
+        return any(has_long_string(v, cap, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return any(has_long_string(v, cap, depth + 1) for v in value.values())
+    return False
 
 
 def fit_payload(payload: dict[str, Any]) -> dict[str, Any]:

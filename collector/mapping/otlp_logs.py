@@ -106,7 +106,7 @@ def map_logs(decoded: DecodedLogs, *, tenant: str, memo: OtlpMemo, prices: Price
                 result.ignored += 1
                 continue
             ctx = LogContext(record, tenant, memo, now_ns, "otlp_log_claude_code")
-            events = claude_events(ctx, cc_name, claude_text, prices)
+            events = claude_events(ctx, cc_name, claude_text, prices, memo)
             if events is not None:
                 result.events.extend(events)
                 continue

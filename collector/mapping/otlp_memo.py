@@ -66,6 +66,7 @@ class OtlpMemo:
                  max_series: int = DEFAULT_MAX_SERIES) -> None:
         self._traces: OrderedDict[tuple[str, str], _Trace] = OrderedDict()
         self._series: OrderedDict[tuple[str, ...], tuple[int, float]] = OrderedDict()
+        self._cost_sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._max_traces = max_traces
         self._max_spans = max_spans_per_trace
         self._max_series = max_series
@@ -159,6 +160,21 @@ class OtlpMemo:
                 self._series.move_to_end(u.key)
             while len(self._series) > self._max_series:
                 self._series.popitem(last=False)
+
+    # ------------------------------------------------------------------ per-call costs from logs
+
+    def mark_logged_cost(self, tenant: str, session_id: str) -> None:
+        """This session's LLM costs arrive per call in log records (Claude Code ``api_request``)."""
+        with self._lock:
+            key = (tenant, session_id)
+            self._cost_sessions[key] = None
+            self._cost_sessions.move_to_end(key)
+            while len(self._cost_sessions) > self._max_series:
+                self._cost_sessions.popitem(last=False)
+
+    def has_logged_cost(self, tenant: str, session_id: str) -> bool:
+        with self._lock:
+            return (tenant, session_id) in self._cost_sessions
 
     # ------------------------------------------------------------------ internals
 

@@ -100,6 +100,11 @@ def _cost_event(point: MetricPoint, cost: _CostMetric, tenant: str, memo: OtlpMe
     attrs = point.attributes
     provider = cost.provider or (text(attrs.get(cost.provider_key)) if cost.provider_key else None) or "unknown"
     session, agent, metadata = _base(point, "otlp_cost_metric")
+    if memo.has_logged_cost(tenant, session):
+        # The same money already arrived per call (Claude Code api_request logs -> llm_response
+        # costUsd): keep the point, but not as a second cost (docs/otlp.md "Cost counted once").
+        result.events.append(_metric_event(point, tenant, now_ns, cost_counted_by="logs"))
+        return
     payload = {
         "provider": provider,
         "model": text(attrs.get(cost.model_key)) or "unknown",
@@ -113,9 +118,11 @@ def _cost_event(point: MetricPoint, cost: _CostMetric, tenant: str, memo: OtlpMe
     ))
 
 
-def _metric_event(point: MetricPoint, tenant: str, now_ns: int) -> Any:
+def _metric_event(point: MetricPoint, tenant: str, now_ns: int, cost_counted_by: str | None = None) -> Any:
     _, digest = _identity(point)
     session, agent, metadata = _base(point, "otlp_metric")
+    if cost_counted_by is not None:
+        metadata["costCountedBy"] = cost_counted_by
     data: dict[str, Any] = {
         "name": point.metric_name[:256],
         "value": json_value(point.value),

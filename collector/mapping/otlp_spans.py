@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from collector.mapping import otlp_conventions as conv
-from collector.mapping.otlp_common import json_value, number, text
+from collector.mapping.otlp_common import has_long_string, json_value, number, text
 from collector.mapping.otlp_decode_common import summarize
 from collector.mapping.otlp_llm import llm_events
 from collector.mapping.otlp_memo import OtlpMemo, SeriesUpdate, SpanNote
@@ -27,6 +27,7 @@ __all__ = ("MappingResult", "map_traces")
 
 _MAX_WALK: Final = 256
 _MAX_DOCUMENTS: Final = 20
+_ATTRIBUTE_CAP: Final = 2048  # characters per attribute string in otlp_span payloads
 
 
 @dataclass(slots=True)
@@ -213,17 +214,23 @@ def _span_events(ctx: SpanContext, prices: PriceTable, memo: OtlpMemo) -> Iterab
     status: dict[str, Any] = {"code": ctx.metadata["statusCode"]}
     if span.status_message:
         status["message"] = span.status_message[:2000]
-    return [_custom(ctx, "otlp_span", {
+    data = {
         "name": span.name[:1024],
         "kind": ctx.metadata["spanKind"],
-        "attributes": json_value(span.attributes, cap=2048),
+        "attributes": json_value(span.attributes, cap=_ATTRIBUTE_CAP),
         "durationMs": ctx.duration_ms,
         "status": status,
-    })]
+    }
+    if has_long_string(span.attributes, _ATTRIBUTE_CAP):
+        data["truncated"] = True
+    return [_custom(ctx, "otlp_span", data)]
 
 
 def _custom(ctx: SpanContext, kind: str, data: dict[str, Any]) -> NewEvent:
-    return event(ctx, "custom", ctx.start_ns, {"type": kind, "data": data},
+    payload: dict[str, Any] = {"type": kind, "data": data}
+    if data.pop("truncated", False):
+        payload["truncated"] = True
+    return event(ctx, "custom", ctx.start_ns, payload,
                  severity="error" if ctx.errored else "info")
 
 
@@ -253,8 +260,8 @@ def _tool_events(ctx: SpanContext) -> list[NewEvent]:
 def _session_events(ctx: SpanContext) -> list[NewEvent]:
     span = ctx.span
     attrs = span.attributes
-    name = (conv.agent_name(attrs) or conv.first_text(attrs, conv.WORKFLOW_NAME_KEYS)
-            or text(attrs.get("traceloop.entity.name")) or span.name or "agent")
+    name = (conv.agent_name(attrs) or text(attrs.get("traceloop.entity.name"))
+            or conv.first_text(attrs, conv.WORKFLOW_NAME_KEYS) or span.name or "agent")
     started: dict[str, Any] = {"agentName": name[:256]}
     tags = attrs.get("tag.tags")
     if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
@@ -270,8 +277,8 @@ def _session_events(ctx: SpanContext) -> list[NewEvent]:
 
 def _step_name(ctx: SpanContext) -> str:
     attrs = ctx.span.attributes
-    name = (conv.agent_name(attrs) or conv.first_text(attrs, conv.WORKFLOW_NAME_KEYS)
-            or text(attrs.get("traceloop.entity.name")) or ctx.span.name or ctx.category)
+    name = (conv.agent_name(attrs) or text(attrs.get("traceloop.entity.name"))
+            or conv.first_text(attrs, conv.WORKFLOW_NAME_KEYS) or ctx.span.name or ctx.category)
     return name[:256]
 
 
