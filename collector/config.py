@@ -148,7 +148,7 @@ class Settings:
         10.0, "AGENTLENS_WEBHOOK_TIMEOUT_SECONDS", "Timeout of one alert webhook attempt.", minimum=0.1, maximum=300
     )
     retention_batch_size: int = _opt(
-        5000,
+        1000,
         "AGENTLENS_RETENTION_BATCH_SIZE",
         "Events deleted per retention transaction (smaller: shorter write-lock holds).",
         minimum=100,

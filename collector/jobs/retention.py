@@ -67,7 +67,7 @@ class RetentionJob:
 
     name = "retention"
 
-    def __init__(self, store: Store, *, default_days: int, batch_size: int = 5000) -> None:
+    def __init__(self, store: Store, *, default_days: int, batch_size: int = 1000) -> None:
         self._store = store
         self._default_days = default_days
         self._batch_size = batch_size
