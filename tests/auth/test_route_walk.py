@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -214,3 +215,21 @@ async def test_tenant_b_never_sees_or_touches_tenant_a(env: AuthEnv) -> None:
     assert all(k["revokedAt"] is None for k in keys_of_a)
     keys_of_b = orjson.loads((await call(env, "GET", "/api/keys", b))[1])["keys"]
     assert {k["tenantId"] for k in keys_of_b} == {"tenant-b"}
+
+
+async def test_the_stream_of_tenant_b_carries_nothing_of_tenant_a(env: AuthEnv) -> None:
+    a = bearer(await env.key("tenant-a", ["*"]))
+    b_key = await env.key("tenant-b", ["read", "write"])
+    async with env.client.get("/api/stream", params={"token": b_key}) as stream:
+        assert stream.status == 200
+        assert (await asyncio.wait_for(stream.content.readline(), 30)).startswith(b"event: heartbeat")
+        # subscribed before the first heartbeat: A's event is committed (and published) before B's
+        for key, tag in ((a, MARKER), (bearer(b_key), "tenant-b-own")):
+            event = custom_event(f"sess-{tag}", 1)
+            resp = await env.client.post("/api/events", json={"events": [event]}, headers=key)
+            assert resp.status == 201
+        received = b""
+        while b"tenant-b-own" not in received:
+            received += await asyncio.wait_for(stream.content.readline(), 30)
+        assert MARKER.encode() not in received
+        stream.close()
