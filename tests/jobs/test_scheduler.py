@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from collector.app import create_app
 from collector.appkeys import jobs_key, stream_key
+from collector.config import load_settings
 from collector.jobs.scheduler import Scheduler
 from collector.metrics import Metrics
 from store.interface import Store
@@ -129,3 +130,10 @@ async def test_app_shutdown_leaves_no_task_behind(sqlite_store: Store, tmp_path:
         stream.release()
     leftovers = [t for t in other_tasks() if t not in before]
     assert leftovers == []
+
+
+def test_cron_expressions_are_validated_with_the_settings() -> None:
+    _, problems = load_settings({"AGENTLENS_RETENTION_CRON": "61 * * * *", "AGENTLENS_ALERT_CRON": "every minute"})
+    assert [p.split(":")[0] for p in problems] == ["AGENTLENS_RETENTION_CRON", "AGENTLENS_ALERT_CRON"]
+    _, problems = load_settings({"AGENTLENS_RETENTION_CRON": "*/5 * * * * *", "AGENTLENS_ALERT_CRON": "0 3 * * mon"})
+    assert problems == []
