@@ -27,6 +27,19 @@ __all__ = (
 )
 
 
+def _stored_json(text: str) -> orjson.Fragment | dict[str, Any]:
+    """The stored JSON text byte for byte; a row corrupted outside the service reads as ``{}``.
+
+    Parsing costs ~2 µs per event; it keeps one damaged row from making a whole response
+    invalid JSON (the chain verification still reports the damage).
+    """
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    return orjson.Fragment(text)
+
+
 def event_json(e: StoredEvent) -> dict[str, Any]:
     """Payload and metadata go out as the stored text, byte for byte (it is what was hashed)."""
     return {
@@ -36,8 +49,8 @@ def event_json(e: StoredEvent) -> dict[str, Any]:
         "agentId": e.agent_id,
         "eventType": e.event_type,
         "severity": e.severity,
-        "payload": orjson.Fragment(e.payload_json),
-        "metadata": orjson.Fragment(e.metadata_json),
+        "payload": _stored_json(e.payload_json),
+        "metadata": _stored_json(e.metadata_json),
         "prevHash": e.prev_hash,
         "hash": e.hash,
         "tenantId": e.tenant_id,

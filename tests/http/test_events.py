@@ -192,16 +192,12 @@ async def test_another_tenants_events_are_unknown(client: Client, store: Store) 
     assert (await get(client, "?sessionId=s1"))["events"] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "design decision pending: payload/metadata text is sent as orjson.Fragment without parsing, so a row "
-    "corrupted outside the service yields an invalid JSON body; upstream reads a corrupt payload as {} "
-    "(agentlens-upstream.md §8 item 19), which needs a parse per event on every read"))
 @pytest.mark.parametrize("path", ["/api/events/c1", "/api/events", "/api/sessions/s1/timeline"])
 async def test_a_corrupt_stored_payload_still_gives_valid_json(client: Client, store: Store, path: str) -> None:
     await post(client, custom_event("s1", 0, id="c1"))
     await tamper_event(store, "default", "c1", "payload", '{"broken')
     resp = await client.get(path)
     assert resp.status == 200
-    body = await resp.json()   # fails today: the body is not JSON
+    body = await resp.json()
     event = body if path.endswith("c1") else body["events"][0]
     assert event["payload"] == {}
