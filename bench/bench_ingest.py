@@ -50,6 +50,7 @@ def main() -> int:
     full_runs: list[PhaseResult] = []
     fixed_runs: list[PhaseResult] = []
     raw_rates: list[float] = []
+    raw_cpu_rates: list[float] = []
     for run in range(mode.runs):
         log(f"ingest run {run + 1}/{mode.runs} ({mode.name}, {backend}): throughput phase, {machine()}")
         with fresh_database("ingest") as db:
@@ -66,6 +67,7 @@ def main() -> int:
         if not args.skip_raw:
             _, (raw,) = run_clients(raw_insert_client, [(raw_rows, run + 1)])
             raw_rates.append(raw["rows_per_s"])
+            raw_cpu_rates.append(raw["rows_per_cpu_s"])
             log(f"  raw SQLite: {raw['rows_per_s']:,.0f} rows/s ({raw['rows']} rows, {TRANSACTION_ROWS}/transaction)")
 
     if args.profile is not None and args.profile.exists():
@@ -73,7 +75,7 @@ def main() -> int:
         args.profile.with_suffix(".summary.txt").write_text(report + "\n")
         log(f"profile of the first throughput window: {args.profile}\n{report}")
 
-    _emit_all(mode.runs, backend, base, fixed, full_runs, fixed_runs, raw_rates)
+    _emit_all(mode.runs, backend, base, fixed, full_runs, fixed_runs, raw_rates, raw_cpu_rates)
     broken = [r for r in (*full_runs, *fixed_runs) if r.errors or (r.stored_total not in (None, r.acked_total))]
     return 1 if broken else 0
 
@@ -89,7 +91,7 @@ def _context(runs: list[PhaseResult], cfg: LoadConfig, backend: str) -> dict[str
 
 def _emit_all(
     n: int, backend: str, base: LoadConfig, fixed: LoadConfig, full_runs: list[PhaseResult],
-    fixed_runs: list[PhaseResult], raw_rates: list[float],
+    fixed_runs: list[PhaseResult], raw_rates: list[float], raw_cpu_rates: list[float],
 ) -> None:
     ctx = _context(full_runs, base, backend)
     throughput = median([r.throughput for r in full_runs])
@@ -100,6 +102,11 @@ def _emit_all(
          client_cpu_s_per_10k_events=round(median([
              r.client_cpu_seconds / max(r.acked_total, 1) * 10_000 for r in full_runs]), 3),
          **ctx, **machine())
+    per_cpu = [r.throughput / r.server_cpu_cores for r in full_runs if r.server_cpu_cores > 0]
+    per_cpu_value = median(per_cpu) if per_cpu else None
+    emit("ingest", "throughput_per_collector_cpu_second", per_cpu_value, "events/cpu-s", runs=n,
+         per_run=[round(v) for v in per_cpu],
+         note="events acknowledged per CPU-second used by the collector process (all threads, SQLite included)")
     for p in (50, 95, 99):
         extra = {"target": TARGET_P95_FULL_MS} if p == 95 else {}
         emit("ingest", f"batch_latency_p{p}_full_throughput", median([r.pct(p) for r in full_runs]), "ms",
@@ -120,8 +127,14 @@ def _emit_all(
         raw = median(raw_rates)
         emit("ingest", "raw_sqlite_insert", raw, "rows/s", runs=n, per_run=[round(r) for r in raw_rates],
              rows_per_transaction=TRANSACTION_ROWS, table="events (same schema, indexes and pragmas)")
+        raw_cpu = median(raw_cpu_rates)
+        emit("ingest", "raw_sqlite_insert_per_cpu_second", raw_cpu, "rows/cpu-s", runs=n,
+             per_run=[round(r) for r in raw_cpu_rates])
         if backend == "sqlite":
             emit("ingest", "throughput_vs_raw_sqlite", throughput / raw, "ratio", runs=n)
+            if per_cpu_value is not None:
+                emit("ingest", "cpu_efficiency_vs_raw_sqlite", per_cpu_value / raw_cpu, "ratio", runs=n,
+                     note="events per collector CPU-second / raw rows per CPU-second")
 
 
 if __name__ == "__main__":
