@@ -9,6 +9,8 @@ import time
 __all__ = ("MonotonicUlid", "deterministic_ulid", "encode_ulid", "new_ulid")
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
+_SHIFTS = tuple(range(120, -1, -10))
 _RANDOM_BITS = 80
 _RANDOM_MAX = (1 << _RANDOM_BITS) - 1
 _TIME_MAX = (1 << 48) - 1
@@ -17,11 +19,9 @@ _TIME_MAX = (1 << 48) - 1
 def encode_ulid(ms: int, rand: int) -> str:
     """26 Crockford base32 characters for a 48-bit millisecond time and 80 random bits."""
     value = (min(max(ms, 0), _TIME_MAX) << _RANDOM_BITS) | (rand & _RANDOM_MAX)
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    # 130 bits (two leading zeros) as 13 ten-bit groups, two characters each
+    pairs = _PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 class MonotonicUlid:

@@ -16,9 +16,12 @@ __all__ = (
 )
 
 # YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM); 'T'/'Z' may be lower case (RFC 3339 §5.6).
+# ASCII digits only ([0-9], not \d, which also matches other scripts' digits).
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]{1,9}))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))\Z"
 )
+_UNIX_MS = re.compile(r"-?[0-9]{1,15}\Z")
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _US_PER_S = 1_000_000
 
@@ -65,7 +68,7 @@ def parse_rfc3339(text: str) -> int:
 def parse_query_time(text: str) -> int:
     """A query-parameter time: RFC 3339 / ISO 8601 (date-only allowed) or unix milliseconds."""
     stripped = text.strip()
-    if stripped.lstrip("-").isdigit():
+    if _UNIX_MS.match(stripped):
         return int(stripped) * 1000
     try:
         return parse_rfc3339(stripped)
