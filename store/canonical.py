@@ -177,8 +177,9 @@ _KEY_ENDING_IN_DIGIT: Final = re.compile(rb'":(?<=[0-9]":)')  # cheaper than the
 _INDEX_KEY: Final = re.compile(rb'"[0-9]+":')
 _INTEGRAL_FLOAT_HINT: Final = re.compile(rb"\.0[,\]}]")
 _EXPONENT_HINT: Final = re.compile(rb"e(?:\+1[6-9]|\+20|-6)[,\]}]")
-# A number token JavaScript writes differently; in the output it follows one of ``: , [``.
-_JS_DIFFERENT_NUMBER: Final = re.compile(rb"-?[0-9]+(?:\.0|(?:\.[0-9]+)?e(?:\+1[6-9]|\+20|-6))")
+# A number token JavaScript writes differently, ending where the search range ends. Inside a
+# container a number always follows one of ``: , [``.
+_JS_DIFFERENT_NUMBER: Final = re.compile(rb"[:,\[](-?[0-9]+(?:\.0|(?:\.[0-9]+)?e(?:\+1[6-9]|\+20|-6)))\Z")
 
 _ESCAPES: Final[dict[int, str]] = {
     **{code: f"\\u{code:04x}" for code in range(0x20)},
@@ -349,30 +350,25 @@ def _fix_numbers(out: bytes) -> bytes:
     ends = [m.end() - 1 for m in _INTEGRAL_FLOAT_HINT.finditer(out)]
     ends += [m.end() - 1 for m in _EXPONENT_HINT.finditer(out)]
     ends.sort()
+    # The same text with escaped backslashes and escaped quotes blanked out (orjson escapes a
+    # quote as \" and a backslash as \\): the quotes left are string boundaries, so a number
+    # token is real when an even number of them precede it, and a lookalike inside a string when odd.
+    boundaries = out.replace(b"\\\\", b"__").replace(b'\\"', b"__")
+    quotes = 0
+    counted = 0  # quotes in boundaries[:counted]
     pieces: list[bytes] = []
     copied = 0  # out[:copied] is in pieces
-    scanned = 0  # whether out[scanned] lies inside a string is known: in_string
-    in_string = False
     for end in ends:
-        # Look back no further than the longest token orjson writes (-1.7976931348623157e+308):
-        # hints inside long strings must not make this quadratic.
-        low = max(end - 32, 0)
-        start = max(out.rfind(b":", low, end), out.rfind(b",", low, end), out.rfind(b"[", low, end)) + 1
-        if not start:
+        # No token is longer than 24 bytes (-1.7976931348623157e+308): a bounded search keeps
+        # hints inside long strings from making this quadratic.
+        match = _JS_DIFFERENT_NUMBER.search(out, max(end - 32, 0), end)
+        if match is None:
             continue
-        token = out[start:end]
-        if _JS_DIFFERENT_NUMBER.fullmatch(token) is None:
-            continue
-        # A number token or the same text inside a string? Inside strings orjson escapes a quote
-        # as \" and a backslash as \\: without the escaped backslashes, the unescaped quotes are
-        # the string boundaries. No escape straddles ``start`` or ``scanned``: the character
-        # before either is one of : , [ and a backslash never precedes those.
-        segment = out[scanned:start].replace(b"\\\\", b"")
-        if (segment.count(b'"') - segment.count(b'\\"')) % 2:
-            in_string = not in_string
-        scanned = start
-        if not in_string:
-            pieces += (out[copied:start], _js_number(token))
+        start = match.start(1)
+        quotes += boundaries.count(b'"', counted, start)
+        counted = start
+        if quotes % 2 == 0:
+            pieces += (out[copied:start], _js_number(match.group(1)))
             copied = end
     if not pieces:
         return out
