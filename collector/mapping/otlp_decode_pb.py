@@ -50,8 +50,8 @@ def decode_traces_pb(body: bytes) -> DecodedTraces:
         for ss in rs.scope_spans:
             scope = _scope(ss.scope, ss.schema_url)
             for sp in ss.spans:
-                trace_hex = bytes(sp.trace_id).hex()
-                span_hex = bytes(sp.span_id).hex()
+                trace_hex = sp.trace_id.hex()
+                span_hex = sp.span_id.hex()
                 reason = check_span_ids(trace_hex, span_hex)
                 if reason is not None:
                     out.rejected += 1
@@ -68,7 +68,7 @@ def decode_traces_pb(body: bytes) -> DecodedTraces:
                     scope=scope,
                     trace_id=trace_hex,
                     span_id=span_hex,
-                    parent_span_id=parent_id_or_root(bytes(sp.parent_span_id).hex(), problems),
+                    parent_span_id=parent_id_or_root(sp.parent_span_id.hex(), problems),
                     name=sp.name,
                     kind=sp.kind,
                     start_time_unix_nano=sp.start_time_unix_nano,

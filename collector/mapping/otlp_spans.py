@@ -53,11 +53,13 @@ def map_traces(decoded: DecodedTraces, *, tenant: str, memo: OtlpMemo, prices: P
     wrappers = _llm_wrappers(spans, by_key, classes, tenant, memo)
 
     events: list[NewEvent] = []
+    per_resource: dict[int, tuple[str | None, str, str | None]] = {}
     for span in spans:
         key = (span.trace_id, span.span_id)
         cls = classes[key]
         session, agent = resolved[key]
-        ctx = _context(span, tenant, cls, session=session, agent=agent, wrapper=key in wrappers, now_ns=now_ns)
+        ctx = _context(span, tenant, cls, session=session, agent=agent, wrapper=key in wrappers, now_ns=now_ns,
+                       per_resource=per_resource)
         events.extend(_span_events(ctx, prices, memo))
         if session or agent or cls.category == conv.LLM:
             memo.note(tenant, span.trace_id, span.span_id,
@@ -165,15 +167,22 @@ def _llm_wrappers(spans: list[Span], by_key: dict[tuple[str, str], Span],
 
 
 def _context(span: Span, tenant: str, cls: conv.Classification, *, session: str | None,
-             agent: str | None, wrapper: bool, now_ns: int) -> SpanContext:
+             agent: str | None, wrapper: bool, now_ns: int,
+             per_resource: dict[int, tuple[str | None, str, str | None]]) -> SpanContext:
     start = span.start_time_unix_nano or span.end_time_unix_nano or now_ns
     end = max(span.end_time_unix_nano or start, start)
     duration: float | int | None = None
     if span.start_time_unix_nano and span.end_time_unix_nano >= span.start_time_unix_nano:
         duration = number(round((span.end_time_unix_nano - span.start_time_unix_nano) / 1e6, 3))
     resource = span.resource
-    session_id = session or conv.session_key(resource.attributes) or f"trace-{span.trace_id}"
-    agent_id = agent or resource_agent(resource)
+    # (session, agent, user) a resource names: the same for every span of a ResourceSpans
+    fallback = per_resource.get(id(resource))
+    if fallback is None:
+        rattrs = resource.attributes
+        fallback = per_resource[id(resource)] = (conv.session_key(rattrs), resource_agent(resource),
+                                                 conv.user_id(rattrs))
+    session_id = session or fallback[0] or f"trace-{span.trace_id}"
+    agent_id = agent or fallback[1]
     kind = span.kind
     metadata: dict[str, Any] = {
         "source": "otlp" if cls.category == conv.OTHER else "otlp_genai",
@@ -188,7 +197,7 @@ def _context(span: Span, tenant: str, cls: conv.Classification, *, session: str 
         "statusCode": STATUS_NAMES[span.status_code] if 0 <= span.status_code < 3 else str(span.status_code),
         "serviceName": resource.service_name,
     }
-    user = conv.user_id(span.attributes) or conv.user_id(resource.attributes)
+    user = conv.user_id(span.attributes) or fallback[2]
     if user is not None:
         metadata["userId"] = user
     return SpanContext(span, tenant, cls.category, cls.step_type, session_id, agent_id, start, end, duration,

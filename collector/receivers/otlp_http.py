@@ -53,7 +53,7 @@ LOG = logging.getLogger("collector.otlp")
 
 # Bodies at least this large are decoded and mapped in a worker thread so that the event loop
 # keeps serving other requests (docs/otlp.md "Decoding off the event loop").
-OFFLOAD_BYTES: Final = 2 * 1024 * 1024
+OFFLOAD_BYTES: Final = 1024 * 1024
 _READ_CHUNK: Final = 256 * 1024
 _ALLOW: Final = "POST, OPTIONS"
 _ACCEPT_ENCODING: Final = ", ".join(("identity", *SUPPORTED_ENCODINGS))
