@@ -49,14 +49,15 @@ _DIGITS_TO_ZERO: Final = bytes.maketrans(b"123456789", b"000000000")
 _SIXTEEN_DIGITS: Final = b"0" * 16
 
 
-def _parse_int(text: str) -> int | float:
-    """An integer literal as JavaScript reads it: exact up to 2**53, the nearest double beyond."""
-    if len(text) < 16:
-        return int(text)
-    if len(text) > 20:  # at least 10**19: never safe, and int() would meet the digit limit
-        return float(text)
-    n = int(text)
+def _js_integer(n: int) -> int | float:
+    """An integer as a JavaScript number: exact up to 2**53, the nearest double beyond."""
     return n if -_MAX_SAFE_INTEGER <= n <= _MAX_SAFE_INTEGER else float(n)
+
+
+def _parse_int(text: str) -> int | float:
+    if len(text) > 20:  # at least 10**19, and int() would meet its digit limit past 4300 digits
+        return float(text)
+    return _js_integer(int(text))
 
 
 def _reject_constant(name: str) -> float:
@@ -69,7 +70,7 @@ _DECODER: Final = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_
 def _round_big_ints(value: Any) -> Any:
     """Replace, in place, every int beyond 2**53 by the nearest double (orjson keeps 64-bit ints)."""
     if type(value) is int:
-        return value if -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER else float(value)
+        return _js_integer(value)
     stack = [value]
     while stack:
         container = stack.pop()
@@ -82,8 +83,7 @@ def _round_big_ints(value: Any) -> Any:
             continue
         for key, item in pairs:
             if type(item) is int:
-                if not -_MAX_SAFE_INTEGER <= item <= _MAX_SAFE_INTEGER:
-                    container[key] = float(item)
+                container[key] = _js_integer(item)
             elif isinstance(item, dict | list):
                 stack.append(item)
     return value
