@@ -144,7 +144,7 @@ def otlp_client(arg: _ClientArg, gate: Callable[[], float]) -> dict[str, Any]:
 async def _drive(arg: _ClientArg, pools: list[list[bytes]], gate: Callable[[], float]) -> dict[str, Any]:
     cfg = arg.config
     headers = {**_PROTOBUF, **({"Content-Encoding": "gzip"} if cfg.gzip else {})}
-    records: list[tuple[float, float, int]] = []   # (sent, done, status)
+    records: list[tuple[float, float, int, int, int]] = []   # (sent, done, status, stream, body index)
     errors: list[str] = []
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as http:
@@ -154,7 +154,7 @@ async def _drive(arg: _ClientArg, pools: list[list[bytes]], gate: Callable[[], f
         start = gate()
         end = start + cfg.warmup + cfg.duration
 
-        async def exporter(pool: list[bytes]) -> None:
+        async def exporter(stream: int, pool: list[bytes]) -> None:
             for i in range(10**9):
                 sent = time.monotonic()
                 if sent >= end:
@@ -168,9 +168,9 @@ async def _drive(arg: _ClientArg, pools: list[list[bytes]], gate: Callable[[], f
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     status = 0
                     errors.append(f"{type(exc).__name__}: {exc}")
-                records.append((sent, time.monotonic(), status))
+                records.append((sent, time.monotonic(), status, stream, i % len(pool)))
 
-        await asyncio.gather(*(exporter(p) for p in pools))
+        await asyncio.gather(*(exporter(s, p) for s, p in zip(arg.streams, pools, strict=True)))
     return {"records": records, "errors": errors[:5]}
 
 
@@ -218,15 +218,43 @@ def run_once(cfg: _Config) -> dict[str, Any]:
     ok = [r for r in records if r[2] == 200]
     in_window = [r for r in ok if window[0] <= r[1] <= window[1]]
     errors = [e for res in results for e in res["errors"]]
-    acked_events = len(ok) * cfg.spans * EVENTS_PER_SPAN
+    # a pool that wrapped around re-sends bodies: those are duplicates, stored once
+    acked_events = len({(r[3], r[4]) for r in ok}) * cfg.spans * EVENTS_PER_SPAN
+    if len(ok) > len({(r[3], r[4]) for r in ok}):
+        log(f"  note: {len(ok) - len({(r[3], r[4]) for r in ok})} requests re-sent a body (pool too small): "
+            "their spans were duplicates")
     return {
         "spans_per_s": len(in_window) * cfg.spans / cfg.duration,
-        "latencies_ms": [(done - sent) * 1000 for sent, done, _ in in_window],
+        "latencies_ms": [(r[1] - r[0]) * 1000 for r in in_window],
         "errors": len(records) - len(ok), "error_samples": errors,
         "acked_events": acked_events, "stored_events": stored,
         "server_cpu_cores": (cpu.get("end", 0.0) - cpu.get("start", 0.0)) / cfg.duration,
         "server_peak_rss_mb": peak_rss,
     }
+
+
+def in_process(cfg: _Config) -> tuple[float, float]:
+    """(decode, decode + map) spans/s of this process on the same bodies: the receiver's CPU cost
+    without HTTP and storage (a ratio to compare runs, not a server figure)."""
+    from collector.mapping.otlp_decode_pb import decode_traces_pb
+    from collector.mapping.otlp_memo import OtlpMemo
+    from collector.mapping.otlp_prices import load_price_table
+    from collector.mapping.otlp_request import map_request
+
+    bodies = [gzip.decompress(b) if cfg.gzip else b for b in _bodies(cfg, 99)[:8]]
+    prices, memo = load_price_table(), OtlpMemo()
+    decode = full = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for b in bodies:
+            decode_traces_pb(b)
+        t1 = time.perf_counter()
+        for b in bodies:
+            map_request("traces", "protobuf", b, tenant="bench", memo=memo, prices=prices, now_ns=time.time_ns())
+        t2 = time.perf_counter()
+        decode, full = min(decode, t1 - t0), min(full, t2 - t1)
+    spans = len(bodies) * cfg.spans
+    return spans / decode, spans / full
 
 
 def main() -> int:
@@ -238,9 +266,15 @@ def main() -> int:
         client_procs=mode.pick(smoke=1, quick=args.client_procs, full=args.client_procs),
         warmup=mode.pick(smoke=0.3, quick=2.0, full=3.0),
         duration=mode.pick(smoke=1.5, quick=6.0, full=15.0),
-        pool=mode.pick(smoke=20, quick=60, full=120),
+        pool=mode.pick(smoke=40, quick=80, full=160),
         gzip=args.gzip, content=args.content,
     )
+    context = {"spans_per_request": cfg.spans, "exporters": cfg.exporters, "gzip": cfg.gzip,
+               "content_bytes": cfg.content, "mode": mode.name}
+    decode_rate, map_rate = in_process(cfg)
+    log(f"in process: decode {decode_rate:,.0f} spans/s, decode + map {map_rate:,.0f} spans/s")
+    emit("otlp", "decode_in_process", decode_rate, "spans/s", runs=1, **context, **machine())
+    emit("otlp", "decode_map_in_process", map_rate, "spans/s", runs=1, **context, **machine())
     runs = []
     for run in range(mode.runs):
         log(f"otlp run {run + 1}/{mode.runs} ({mode.name}): {cfg.exporters} exporters x {cfg.spans} spans, "
@@ -255,8 +289,7 @@ def main() -> int:
             log("  FAILED: fewer events stored than acknowledged")
             return 1
         runs.append(result)
-    context = {"spans_per_request": cfg.spans, "exporters": cfg.exporters, "gzip": cfg.gzip,
-               "content_bytes": cfg.content, "mode": mode.name, **machine()}
+    context = {**context, **machine()}
     emit("otlp", "throughput", median([r["spans_per_s"] for r in runs]), "spans/s", runs=mode.runs,
          target=TARGET_SPANS_PER_S, **context)
     emit("otlp", "request_latency_p95", median([percentile(r["latencies_ms"], 95) for r in runs]), "ms",
