@@ -54,7 +54,7 @@ LOG = logging.getLogger("collector.otlp")
 # Bodies at least this large are decoded and mapped in a worker thread so that the event loop
 # keeps serving other requests (docs/otlp.md "Decoding off the event loop").
 OFFLOAD_BYTES: Final = 1024 * 1024
-_READ_CHUNK: Final = 256 * 1024
+_INFLATE_GUESS: Final = 8
 _ALLOW: Final = "POST, OPTIONS"
 _ACCEPT_ENCODING: Final = ", ".join(("identity", *SUPPORTED_ENCODINGS))
 _PATHS: Final[tuple[tuple[str, Signal], ...]] = (
@@ -119,7 +119,7 @@ async def _handle(request: web.Request, *, signal: Signal) -> web.StreamResponse
         pipeline.check_capacity()
         if request.content_length is not None and request.content_length > limit:
             return _too_large(request, limit, encoding)
-        with pipeline.reserve(min(request.content_length or limit, limit)):
+        with pipeline.reserve(_budget(request.content_length, coding, limit)):
             try:
                 body = await _read_body(request, coding, limit)
             except BodyTooLarge:
@@ -147,6 +147,18 @@ async def _handle(request: web.Request, *, signal: Signal) -> web.StreamResponse
         state.memo.commit_series(result.series_updates)
     return web.Response(body=export_response(signal, encoding, result.rejected, result.error_message),
                         content_type=CONTENT_TYPES[encoding])
+
+
+def _budget(content_length: int | None, coding: str | None, limit: int) -> int:
+    """Bytes of the in-flight budget a request holds while it is read and mapped.
+
+    The uncompressed size is what costs memory: a compressed body is assumed to inflate about
+    eightfold (OTLP protobuf with gzip typically does 4-10x); a body without a length may reach
+    the limit.
+    """
+    if content_length is None:
+        return limit
+    return min(limit, content_length * _INFLATE_GUESS if coding else content_length)
 
 
 async def _map(signal: Signal, encoding: Encoding, body: bytes, tenant: str, state: OtlpState, *,
