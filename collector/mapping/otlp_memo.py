@@ -103,6 +103,14 @@ class OtlpMemo:
             if span_id in trace.notes or len(trace.notes) < self._max_spans:
                 trace.notes[span_id] = note
 
+    def note_many(self, tenant: str, trace_id: str, notes: list[tuple[str, SpanNote]]) -> None:
+        """``note`` for several spans of one trace under one lock."""
+        with self._lock:
+            trace = self._touch(tenant, trace_id)
+            for span_id, note in notes:
+                if span_id in trace.notes or len(trace.notes) < self._max_spans:
+                    trace.notes[span_id] = note
+
     def was_mapped_llm(self, tenant: str, trace_id: str, span_id: str) -> bool:
         with self._lock:
             trace = self._traces.get((tenant, trace_id))

@@ -54,6 +54,7 @@ def map_traces(decoded: DecodedTraces, *, tenant: str, memo: OtlpMemo, prices: P
 
     events: list[NewEvent] = []
     per_resource: dict[int, tuple[str | None, str, str | None]] = {}
+    notes: dict[str, list[tuple[str, SpanNote]]] = {}
     for span in spans:
         key = (span.trace_id, span.span_id)
         cls = classes[key]
@@ -62,8 +63,10 @@ def map_traces(decoded: DecodedTraces, *, tenant: str, memo: OtlpMemo, prices: P
                        per_resource=per_resource)
         events.extend(_span_events(ctx, prices, memo))
         if session or agent or cls.category == conv.LLM:
-            memo.note(tenant, span.trace_id, span.span_id,
-                      SpanNote(span.parent_span_id, session, agent, cls.category == conv.LLM))
+            notes.setdefault(span.trace_id, []).append(
+                (span.span_id, SpanNote(span.parent_span_id, session, agent, cls.category == conv.LLM)))
+    for trace_id, items in notes.items():
+        memo.note_many(tenant, trace_id, items)
     events.sort(key=lambda e: e.ts_us)
     return MappingResult(
         events=events,
