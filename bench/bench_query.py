@@ -17,7 +17,17 @@ from urllib.parse import urlencode
 import aiohttp
 import orjson
 
-from bench.common import Server, emit, log, machine, median, parse_args, percentile, run_clients
+from bench.common import (
+    Server,
+    emit,
+    log,
+    machine,
+    median,
+    parse_args,
+    percentile,
+    process_cpu_seconds,
+    run_clients,
+)
 from bench.ingest_load import py_spy, py_spy_path
 from bench.profile_summary import summarize
 from bench.seed import SeedInfo, ensure_seed
@@ -85,6 +95,8 @@ class _ClientArg:
     url: str
     plan: list[tuple[str, str]]       # (query name, path), in the order to send them
     warmup: int
+    server_pid: int
+    cpu_requests: int                 # per query type, in the CPU pass
 
 
 def query_client(arg: _ClientArg, gate: Callable[[], float]) -> dict[str, Any]:
@@ -113,7 +125,27 @@ async def _drive(arg: _ClientArg, gate: Callable[[], float]) -> dict[str, Any]:
                 latencies.setdefault(name, []).append(elapsed)
             if name not in samples or (status != 200 and samples[name][0] == 200):
                 samples[name] = (status, body)
-    return {"latencies": latencies, "statuses": statuses, "samples": samples}
+        cpu_ms = await _cpu_pass(http, arg)
+    return {"latencies": latencies, "statuses": statuses, "samples": samples, "cpu_ms": cpu_ms}
+
+
+async def _cpu_pass(http: aiohttp.ClientSession, arg: _ClientArg) -> dict[str, float]:
+    """Server CPU time per request of each query type: one type at a time, CPU read before and after.
+
+    CPU time is much less sensitive than latency to other work on a shared machine.
+    """
+    by_name: dict[str, list[str]] = {}
+    for name, path in arg.plan[arg.warmup:]:
+        by_name.setdefault(name, []).append(path)
+    out: dict[str, float] = {}
+    for name, paths in by_name.items():
+        chosen = paths[:arg.cpu_requests]
+        before = process_cpu_seconds(arg.server_pid)
+        for path in chosen:
+            async with http.get(arg.url + path) as resp:
+                await resp.read()
+        out[name] = (process_cpu_seconds(arg.server_pid) - before) * 1000 / len(chosen)
+    return out
 
 
 def _plan(meta: dict[str, Any], queries: list[Query], rounds: int, seed: int) -> list[tuple[str, str]]:
@@ -132,7 +164,7 @@ def _problem(query: Query, status: int, body: bytes) -> str | None:
 
 
 def _one_run(
-    seed: SeedInfo, plan: list[tuple[str, str]], warmup: int, profile: Path | None,
+    seed: SeedInfo, plan: list[tuple[str, str]], warmup: int, cpu_requests: int, profile: Path | None,
 ) -> tuple[dict[str, Any], float]:
     """A fresh server on the seeded database, one client process; (its results, start-to-ready seconds)."""
     with Server(seed.target) as server:
@@ -143,7 +175,8 @@ def _one_run(
                 spy.append(py_spy(server.pid, None, profile))
 
         try:
-            _, (result,) = run_clients(query_client, [_ClientArg(server.url, plan, warmup)], on_start=on_start)
+            arg = _ClientArg(server.url, plan, warmup, server.pid, cpu_requests)
+            _, (result,) = run_clients(query_client, [arg], on_start=on_start)
         finally:
             for proc in spy:
                 proc.send_signal(signal.SIGINT)
@@ -167,6 +200,7 @@ def main() -> int:
     events = 10_000_000 if args.ten_million else args.events or mode.pick(smoke=20_000, quick=100_000, full=1_000_000)
     rounds = args.requests or mode.pick(smoke=12, quick=60, full=200)
     warm_rounds = mode.pick(smoke=2, quick=5, full=10)
+    cpu_requests = mode.pick(smoke=10, quick=50, full=100)
     only = {n.strip() for n in args.only.split(",") if n.strip()}
     queries = [q for q in QUERIES if not only or q.name in only]
     if not queries or (args.profile is not None and py_spy_path() is None):
@@ -175,6 +209,7 @@ def main() -> int:
     seed: SeedInfo = ensure_seed(events, args.days)
     meta = seed.meta
     per_run: dict[str, list[tuple[float, float]]] = {q.name: [] for q in queries}
+    cpu_runs: dict[str, list[float]] = {q.name: [] for q in queries}
     problems: dict[str, str] = {}
     startup: list[float] = []
     loads: list[float] = []
@@ -182,7 +217,9 @@ def main() -> int:
         log(f"query run {run + 1}/{mode.runs} ({mode.name}, {events:,} events, {seed.target.dialect}): {machine()}")
         loads.append(machine()["load1"])
         plan = _plan(meta, queries, warm_rounds + rounds, seed=run)
-        result, started_in = _one_run(seed, plan, warm_rounds * len(queries), args.profile if run == 0 else None)
+        result, started_in = _one_run(
+            seed, plan, warm_rounds * len(queries), cpu_requests, args.profile if run == 0 else None,
+        )
         startup.append(started_in)
         for q in queries:
             status, body = result["samples"].get(q.name, (0, b""))
@@ -192,7 +229,9 @@ def main() -> int:
             lat = result["latencies"].get(q.name, [])
             if lat:
                 per_run[q.name].append((percentile(lat, 50), percentile(lat, 95)))
-                log(f"  {q.name:28s} p50 {percentile(lat, 50):7.2f} ms  p95 {percentile(lat, 95):7.2f} ms")
+                cpu_runs[q.name].append(result["cpu_ms"][q.name])
+                log(f"  {q.name:28s} p50 {percentile(lat, 50):7.2f} ms  p95 {percentile(lat, 95):7.2f} ms"
+                    f"  server CPU {result['cpu_ms'][q.name]:6.2f} ms/request")
     ctx = {"backend": seed.target.dialect, "events": events, "days": args.days, "sessions": meta["sessions"],
            "requests_per_run": rounds, "load1_per_run": loads}
     if args.profile is not None and args.profile.exists():
@@ -207,6 +246,10 @@ def main() -> int:
             target = {"target": q.target_ms} if p == 95 and q.target_ms is not None else {}
             emit("query", f"{q.name}_p{p}", value, "ms", runs=len(values),
                  per_run=[round(v[idx], 2) for v in values], **target, **issue, **ctx)
+        if cpu_runs[q.name]:
+            emit("query", f"{q.name}_server_cpu", median(cpu_runs[q.name]), "ms/request", runs=len(cpu_runs[q.name]),
+                 per_run=[round(v, 2) for v in cpu_runs[q.name]], requests=cpu_requests,
+                 note="server process CPU (all threads) per request, one query type at a time")
     emit("query", "start_to_ready_seeded_db", median(startup), "s", runs=len(startup), **ctx)
     return 0
 

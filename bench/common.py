@@ -53,6 +53,7 @@ __all__ = (
     "pg_admin_url",
     "pg_create_database",
     "pg_drop_database",
+    "process_cpu_seconds",
     "run_clients",
     "with_database",
 )
@@ -216,6 +217,12 @@ def fresh_database(label: str = "bench") -> Iterator[DatabaseTarget]:
 # --------------------------------------------------------------------------- the server process
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far, from /proc (10 ms ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """``python -m collector serve`` as a separate process; ready once it prints its ready line."""
 
@@ -270,8 +277,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server process (all threads) so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.pid)
 
     def peak_rss_mb(self) -> float:
         """Peak resident set size (VmHWM) of the server process."""
