@@ -5,6 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from store.aggregates import (
+    AgentSessionStats,
+    EventAgg,
+    EventAggQuery,
+    PercentileQuery,
+    PercentileRow,
+    SessionAgg,
+    SessionAggQuery,
+    SessionCost,
+)
 from store.model import (
     Agent,
     AgentPatch,
@@ -30,6 +40,7 @@ from store.model import (
     StorageStats,
     StoredEvent,
 )
+from store.spans import NewSpan, SpanScan, StoredSpan
 
 __all__ = ("CommitCallback", "Store")
 
@@ -63,7 +74,7 @@ class Store(Protocol):
 
     # ------------------------------------------------------------------ writes
 
-    async def insert_events(self, events: Sequence[NewEvent]) -> InsertResult:
+    async def insert_events(self, events: Sequence[NewEvent], spans: Sequence[NewSpan] = ()) -> InsertResult:
         """Append events to their session chains in one transaction.
 
         Atomic: either every event is handled or nothing changes. Durable on return.
@@ -77,6 +88,9 @@ class Store(Protocol):
         transaction, for inserted events only (events.md §8-9).
         Concurrent callers (even in other processes) appending to the same session are
         serialized so the chain stays linear.
+        The hourly analytics rollups are incremented for the inserted events, and ``spans`` are
+        stored, in the same transaction; a span whose ``(tenant, trace, span)`` is already stored
+        is left unchanged, and so is a stored resource record.
         """
 
     async def upsert_session(self, tenant: str, patch: SessionPatch) -> Session:
@@ -144,6 +158,41 @@ class Store(Protocol):
 
     async def get_analytics(self, tenant: str, params: AnalyticsParams) -> AnalyticsResult:
         """Bucketed counts over ``[from_us, to_us]``; empty buckets are omitted."""
+
+    async def aggregate_sessions(self, tenant: str, query: SessionAggQuery) -> list[SessionAgg]:
+        """Event counters and distinct sessions/agents per bucket (and agent), buckets ascending.
+
+        Whole hours come from the hourly rollup, the partial hours at the range's edges from the
+        events; buckets (and groups) without events are omitted.
+        """
+
+    async def aggregate_events(self, tenant: str, query: EventAggQuery) -> list[EventAgg]:
+        """Sums per bucket and ``group_by`` values (ascending); groups without events are omitted."""
+
+    async def top_sessions_by_cost(self, tenant: str, query: SessionAggQuery, limit: int) -> list[SessionCost]:
+        """Sessions with cost events (cost_tracked, llm_response) in the range, by cost desc then id."""
+
+    async def duration_percentiles(self, tenant: str, query: PercentileQuery) -> list[PercentileRow]:
+        """Exact percentiles of ``duration_ms`` per bucket and group (events with a duration only)."""
+
+    async def agent_session_stats(self, tenant: str, from_us: int, to_us: int) -> list[AgentSessionStats]:
+        """Per agent: sessions started in the range and their counters (by session count desc)."""
+
+    # ------------------------------------------------------------------ spans (Tempo API)
+
+    async def scan_spans(self, tenant: str, scan: SpanScan) -> list[StoredSpan]:
+        """Spans started in the scan's range matching its filter, newest first (keyset pages)."""
+
+    async def get_trace_spans(self, tenant: str, trace_ids: Sequence[str]) -> list[StoredSpan]:
+        """Every stored span of these traces, ordered by (trace, start, span id)."""
+
+    async def list_span_resources(self, tenant: str, since_ns: int, limit: int) -> list[tuple[str, str]]:
+        """(key, resource json) of resources seen with spans started at or after ``since_ns``, newest first."""
+
+    async def get_trace_events(
+        self, tenant: str, session_ids: Sequence[str], from_us: int, to_us: int, limit: int,
+    ) -> list[StoredEvent]:
+        """Events of these sessions in ``[from_us, to_us]`` that did not come from a span (time order)."""
 
     async def get_alert_window_stats(
         self, tenant: str, from_us: int, to_us: int, *, agent_id: str | None, tags: Sequence[str] | None,

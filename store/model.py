@@ -88,6 +88,8 @@ class EventFacts:
     agent_name: str | None = None      # session_started.payload.agentName
     tags: tuple[str, ...] | None = None  # session_started.payload.tags
     end_reason: str | None = None      # session_ended.payload.reason
+    cache_read_tokens: int | None = None   # cost_tracked / llm_response: X, else usage.X (cacheReadTokens)
+    cache_write_tokens: int | None = None  # likewise cacheWriteTokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "tenant_id", "id", "seq", "timestamp", "ts", "session_id", "agent_id", "event_type",
     "severity", "payload", "metadata", "prev_hash", "hash", "source", "cost_usd",
     "input_tokens", "output_tokens", "duration_ms", "model", "provider", "tool_name",
+    "cache_read_tokens", "cache_write_tokens",
 )
 
 _ERROR_SEVERITIES = frozenset({"error", "critical"})
@@ -33,6 +34,7 @@ _ERROR_SEVERITIES = frozenset({"error", "critical"})
 EventRow = tuple[
     str, str, int, str, int, str, str, str, str, str, str, str | None, str, str | None,
     float | None, int | None, int | None, float | None, str | None, str | None, str | None,
+    int | None, int | None,
 ]
 
 
@@ -138,7 +140,7 @@ def plan_insert(
             ev.tenant_id, ev.id, seq, ev.timestamp, ev.ts_us, ev.session_id, ev.agent_id,
             ev.event_type, ev.severity, ev.payload_json, ev.metadata_json, prev, digest,
             f.source, f.cost_usd, f.input_tokens, f.output_tokens, f.duration_ms, f.model,
-            f.provider, f.tool_name,
+            f.provider, f.tool_name, f.cache_read_tokens, f.cache_write_tokens,
         ))
         outcomes.append(EventOutcome(ev.id, digest, False, ev.session_id))
         plan.inserted += 1

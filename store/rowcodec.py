@@ -13,20 +13,15 @@ from store.model import (
     AlertRule,
     AlertRulePatch,
     AlertWindowStats,
-    AnalyticsBucket,
-    AnalyticsTotals,
     ApiKey,
     RetentionResult,
     Session,
 )
 from store.plan import SessionState
-from store.timefmt import format_ms
 
 __all__ = (
     "agent_from_row",
     "alert_window_stats",
-    "analytics_bucket",
-    "analytics_totals",
     "decode_scope",
     "decode_str_list",
     "encode_scope",
@@ -100,23 +95,6 @@ def agent_from_row(r: Row) -> Agent:
 
 def _f(v: Any) -> float:
     return float(v) if v is not None else 0.0
-
-
-def analytics_bucket(r: Row) -> AnalyticsBucket:
-    """Row of (bucket_us, count, tool calls, errors, avg latency, cost, unique sessions)."""
-    return AnalyticsBucket(
-        timestamp=format_ms(int(r[0]))[:19] + "Z", event_count=int(r[1]), tool_call_count=int(r[2] or 0),
-        error_count=int(r[3] or 0), avg_latency_ms=_f(r[4]), total_cost_usd=_f(r[5]), unique_sessions=int(r[6]),
-    )
-
-
-def analytics_totals(r: Row | None) -> AnalyticsTotals:
-    if r is None:
-        return AnalyticsTotals(0, 0, 0, 0.0, 0.0, 0, 0)
-    return AnalyticsTotals(
-        event_count=int(r[0]), tool_call_count=int(r[1] or 0), error_count=int(r[2] or 0),
-        avg_latency_ms=_f(r[3]), total_cost_usd=_f(r[4]), unique_sessions=int(r[5]), unique_agents=int(r[6]),
-    )
 
 
 def alert_window_stats(r: Row | None) -> AlertWindowStats:

@@ -47,8 +47,11 @@ def extract_facts(event_type: str, payload: Mapping[str, Any], metadata: Mapping
     model = provider = tool_name = agent_name = end_reason = None
     tags: tuple[str, ...] | None = None
 
+    cache_read = cache_write = None
     if event_type in _COST_TYPES:
         cost = _number(payload.get("costUsd"))
+        cache_read = _usage_count(payload, "cacheReadTokens")
+        cache_write = _usage_count(payload, "cacheWriteTokens")
     if event_type == "llm_response":
         usage = payload.get("usage")
         if isinstance(usage, Mapping):
@@ -76,4 +79,15 @@ def extract_facts(event_type: str, payload: Mapping[str, Any], metadata: Mapping
         source=source, cost_usd=cost, input_tokens=input_tokens, output_tokens=output_tokens,
         duration_ms=duration, model=model, provider=provider, tool_name=tool_name,
         agent_name=agent_name, tags=tags, end_reason=end_reason,
+        cache_read_tokens=cache_read, cache_write_tokens=cache_write,
     )
+
+
+def _usage_count(payload: Mapping[str, Any], key: str) -> int | None:
+    """``payload[key]``, else ``payload.usage[key]``: the first that is a number (upstream's COALESCE)."""
+    value = _count(payload.get(key))
+    if value is None:
+        usage = payload.get("usage")
+        if isinstance(usage, Mapping):
+            value = _count(usage.get(key))
+    return value

@@ -21,6 +21,7 @@ from store.model import (
 )
 from store.postgres import queries as q
 from store.postgres import rows
+from store.postgres.analytics import after_retention
 from store.postgres.connections import PgConnections
 from store.postgres.maintenance import apply_retention
 from store.timefmt import parse_rfc3339
@@ -173,7 +174,9 @@ class AdminMixin:
         return sorted({str(r[0]) for r in await self._c.fetch(q.SELECT_TENANTS)})
 
     async def apply_retention(self, tenant: str, cutoff_us: int, *, batch_size: int = 5000) -> RetentionResult:
-        return await apply_retention(self._c, tenant, cutoff_us, batch_size=batch_size, now_iso=iso_now())
+        result = await apply_retention(self._c, tenant, cutoff_us, batch_size=batch_size, now_iso=iso_now())
+        await after_retention(self._c, tenant, cutoff_us, batch_size)  # rollups and spans follow the events
+        return result
 
     async def record_retention_run(
         self, *, started_at: str, cutoff: str, results: Sequence[tuple[str, RetentionResult]], duration_ms: float,

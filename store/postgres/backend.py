@@ -16,8 +16,6 @@ from store.model import (
     Agent,
     AgentPatch,
     AlertWindowStats,
-    AnalyticsParams,
-    AnalyticsResult,
     ChainVerification,
     EventPage,
     EventQuery,
@@ -33,18 +31,20 @@ from store.model import (
 from store.postgres import queries as q
 from store.postgres import rows
 from store.postgres.admin import AdminMixin, iso_now, ts_or
+from store.postgres.analytics import AnalyticsMixin
 from store.postgres.connections import PgConnections
 from store.postgres.connections import migrate_database as _migrate
 from store.postgres.ingest import insert_events
 from store.postgres.leader import LeaderLocks
 from store.postgres.notify import CommitListener
+from store.spans import NewSpan
 
 __all__ = ("PostgresStore", "migrate_database")
 
 CHAIN_CHUNK = 1000
 
 
-class PostgresStore(AdminMixin):
+class PostgresStore(AnalyticsMixin, AdminMixin):
     """The Store protocol on PostgreSQL. Build it with ``await PostgresStore.open(url)``."""
 
     dialect = "postgresql"
@@ -94,8 +94,8 @@ class PostgresStore(AdminMixin):
 
     # ------------------------------------------------------------------ writes
 
-    async def insert_events(self, events: Sequence[NewEvent]) -> InsertResult:
-        return await insert_events(self._c, events, origin=self.origin)
+    async def insert_events(self, events: Sequence[NewEvent], spans: Sequence[NewSpan] = ()) -> InsertResult:
+        return await insert_events(self._c, events, spans, origin=self.origin)
 
     async def upsert_session(self, tenant: str, patch: SessionPatch) -> Session:
         values = rows.session_patch_values(patch)
@@ -286,22 +286,6 @@ class PostgresStore(AdminMixin):
         return rowcodec.agent_from_row(rows.seq(row)) if row else None
 
     # ------------------------------------------------------------------ analytics, stats
-
-    async def get_analytics(self, tenant: str, params: AnalyticsParams) -> AnalyticsResult:
-        where = q.analytics_where(params.agent_id is not None, params.exclude_metrics)
-        args: list[Any] = [tenant, params.from_us, params.to_us]
-        if params.agent_id is not None:
-            args.append(params.agent_id)
-
-        async def work(conn: asyncpg.Connection) -> AnalyticsResult:
-            found = await conn.fetch(q.analytics_buckets(params.granularity, where), *args)
-            totals = await conn.fetchrow(q.analytics_totals(where), *args)
-            return AnalyticsResult(
-                tuple(rowcodec.analytics_bucket(rows.seq(r)) for r in found),
-                rowcodec.analytics_totals(rows.seq(totals) if totals else None),
-            )
-
-        return await self._c.snapshot(work)
 
     async def get_alert_window_stats(
         self, tenant: str, from_us: int, to_us: int, *, agent_id: str | None, tags: Sequence[str] | None,

@@ -22,8 +22,10 @@ from store.model import InsertResult, NewEvent
 from store.plan import EVENT_COLUMNS, AgentState, InsertPlan, SessionState, plan_insert
 from store.postgres import queries as q
 from store.postgres import rows
+from store.postgres.analytics import write_rollups_and_spans
 from store.postgres.connections import PgConnections
 from store.postgres.notify import CHANNEL, notify_payloads
+from store.spans import NewSpan
 
 __all__ = ("insert_events",)
 
@@ -35,8 +37,12 @@ def _raced(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.UniqueViolationError) and exc.constraint_name in _CHAIN_CONSTRAINTS
 
 
-async def insert_events(conns: PgConnections, events: Sequence[NewEvent], *, origin: str) -> InsertResult:
+async def insert_events(
+    conns: PgConnections, events: Sequence[NewEvent], spans: Sequence[NewSpan] = (), *, origin: str,
+) -> InsertResult:
     if not events:
+        if spans:
+            await conns.transaction(lambda conn: write_rollups_and_spans(conn, (), spans))
         return InsertResult((), 0, 0, ())
     first_of_session: dict[tuple[str, str], NewEvent] = {}
     dedupe: set[tuple[str, str]] = set()
@@ -75,6 +81,8 @@ async def insert_events(conns: PgConnections, events: Sequence[NewEvent], *, ori
         plan = plan_insert(events, existing=existing, sessions=sessions, agents=agents)
         if plan.event_rows:
             await _write(conn, plan, origin)
+        # after the session, agent and tag rows: every writer takes its locks in the same order
+        await write_rollups_and_spans(conn, plan.event_rows, spans)
         unused = created - {(s.tenant_id, s.id) for s in plan.sessions}
         if unused:  # every event of that session was a duplicate: no session row after all
             await conn.execute(q.DELETE_SESSION_PLACEHOLDERS, [k[0] for k in unused], [k[1] for k in unused])

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from store.aggregates import EventAggQuery, PercentileQuery, SessionAggQuery
 from store.model import EventQuery, SessionQuery
 from store.plan import EVENT_COLUMNS
+from store.spans import SpanAnd, SpanCmp, SpanContains, SpanFilter, SpanScan
 
 # ruff: noqa: E501
 
@@ -34,7 +38,7 @@ EVENT_FIELDS = "id, timestamp, session_id, agent_id, event_type, severity, paylo
 
 _EVENT_TYPES = (
     "text", "text", "bigint", "text", "bigint", "text", "text", "text", "text", "text", "text", "text", "text",
-    "text", "float8", "bigint", "bigint", "float8", "text", "text", "text",
+    "text", "float8", "bigint", "bigint", "float8", "text", "text", "text", "bigint", "bigint",
 )
 # Ingest writes events with binary COPY into EVENTS_TABLE (EVENT_COLUMNS order), the fastest path
 # measured (bench/pg_insert_paths.py, docs/postgres.md); the two alternatives it was measured
@@ -184,42 +188,7 @@ SELECT
 """
 SELECT_DB_SIZE = "SELECT pg_database_size(current_database())"
 
-# bucket start in microseconds for hour / day / ISO week (Monday); bigint division truncates
-# toward zero exactly like SQLite's integer division, so the keys are identical in both dialects.
-BUCKET_EXPR = {
-    "hour": "(ts / 3600000000) * 3600000000",
-    "day": "(ts / 86400000000) * 86400000000",
-    "week": "((ts - 345600000000) / 604800000000) * 604800000000 + 345600000000",
-}
-
 _ERROR = "(severity IN ('error', 'critical') OR event_type = 'tool_error')"
-_ANALYTICS_COLUMNS = f"""
-    COUNT(*),
-    COUNT(*) FILTER (WHERE event_type = 'tool_call'),
-    COUNT(*) FILTER (WHERE {_ERROR}),
-    AVG(duration_ms) FILTER (WHERE event_type = 'tool_response'),
-    SUM(cost_usd) FILTER (WHERE event_type IN ('cost_tracked', 'llm_response')),
-    COUNT(DISTINCT session_id)"""
-
-
-def analytics_where(agent: bool, exclude_metrics: bool) -> str:
-    where = "tenant_id = $1 AND ts >= $2 AND ts <= $3"
-    if agent:
-        where += " AND agent_id = $4"
-    if exclude_metrics:
-        where += " AND source IS DISTINCT FROM 'otlp_metric'"
-    return where
-
-
-def analytics_buckets(granularity: str, where: str) -> str:
-    bucket = BUCKET_EXPR[granularity]
-    return (
-        f"SELECT {bucket} AS bucket, {_ANALYTICS_COLUMNS} FROM events WHERE {where} GROUP BY bucket ORDER BY bucket"
-    )
-
-
-def analytics_totals(where: str) -> str:
-    return f"SELECT {_ANALYTICS_COLUMNS}, COUNT(DISTINCT agent_id) FROM events WHERE {where}"
 
 
 def alert_window_stats(agent: bool, tags: bool) -> str:
@@ -440,3 +409,309 @@ def count_sessions(where: str) -> str:
 def assignments(columns: list[str], first: int) -> str:
     """``col = $first, col2 = $first+1, ...`` for a dynamic UPDATE."""
     return ", ".join(f"{col} = ${first + n}" for n, col in enumerate(columns))
+
+
+# ------------------------------------------------------------------ analytics rollups and aggregations
+# (store/aggregates.py decides which hours come from the rollups and which from the events)
+
+_ROLLUP_SESSION_COLUMNS = (
+    "tenant_id, hour, agent_id, session_id, metric, event_count, tool_call_count, error_count, latency_sum, "
+    "latency_count, cost_sum, cost_count"
+)
+_ROLLUP_EVENT_COLUMNS = (
+    "tenant_id, hour, agent_id, event_type, model, provider, tool_name, metric, event_count, error_count, cost_sum, "
+    "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, duration_sum, duration_count"
+)
+_ADD_SESSIONS = """
+ON CONFLICT (tenant_id, hour, agent_id, session_id, metric) DO UPDATE SET
+    event_count = rollup_sessions_hourly.event_count + excluded.event_count,
+    tool_call_count = rollup_sessions_hourly.tool_call_count + excluded.tool_call_count,
+    error_count = rollup_sessions_hourly.error_count + excluded.error_count,
+    latency_sum = rollup_sessions_hourly.latency_sum + excluded.latency_sum,
+    latency_count = rollup_sessions_hourly.latency_count + excluded.latency_count,
+    cost_sum = rollup_sessions_hourly.cost_sum + excluded.cost_sum,
+    cost_count = rollup_sessions_hourly.cost_count + excluded.cost_count
+"""
+_ADD_EVENTS = """
+ON CONFLICT (tenant_id, hour, agent_id, event_type, model, provider, tool_name, metric) DO UPDATE SET
+    event_count = rollup_events_hourly.event_count + excluded.event_count,
+    error_count = rollup_events_hourly.error_count + excluded.error_count,
+    cost_sum = rollup_events_hourly.cost_sum + excluded.cost_sum,
+    input_tokens = rollup_events_hourly.input_tokens + excluded.input_tokens,
+    output_tokens = rollup_events_hourly.output_tokens + excluded.output_tokens,
+    cache_read_tokens = rollup_events_hourly.cache_read_tokens + excluded.cache_read_tokens,
+    cache_write_tokens = rollup_events_hourly.cache_write_tokens + excluded.cache_write_tokens,
+    duration_sum = rollup_events_hourly.duration_sum + excluded.duration_sum,
+    duration_count = rollup_events_hourly.duration_count + excluded.duration_count
+"""
+_SESSION_ROLLUP_TYPES = ("text", "bigint", "text", "text", "bigint", "bigint", "bigint", "bigint", "float8",
+                         "bigint", "float8", "bigint")
+_EVENT_ROLLUP_TYPES = ("text", "bigint", "text", "text", "text", "text", "text", "bigint", "bigint", "bigint",
+                       "float8", "bigint", "bigint", "bigint", "bigint", "float8", "bigint")
+# one array parameter per column; the rows are pre-aggregated (one per key) and sorted by key
+UPSERT_ROLLUP_SESSIONS = (
+    f"INSERT INTO rollup_sessions_hourly ({_ROLLUP_SESSION_COLUMNS}) SELECT * FROM unnest("
+    + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_SESSION_ROLLUP_TYPES)) + ")" + _ADD_SESSIONS
+)
+UPSERT_ROLLUP_EVENTS = (
+    f"INSERT INTO rollup_events_hourly ({_ROLLUP_EVENT_COLUMNS}) SELECT * FROM unnest("
+    + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_EVENT_ROLLUP_TYPES)) + ")" + _ADD_EVENTS
+)
+
+_HOUR_OF_TS = "ts - (((ts % 3600000000) + 3600000000) % 3600000000)"
+_COST_TYPES = "('cost_tracked', 'llm_response')"
+_METRIC = "(source IS NOT DISTINCT FROM 'otlp_metric')::int"
+
+DELETE_ROLLUP_SESSIONS_UNTIL = "DELETE FROM rollup_sessions_hourly WHERE tenant_id = $1 AND hour <= $2"
+DELETE_ROLLUP_EVENTS_UNTIL = "DELETE FROM rollup_events_hourly WHERE tenant_id = $1 AND hour <= $2"
+RECOMPUTE_ROLLUP_SESSIONS = f"""
+INSERT INTO rollup_sessions_hourly ({_ROLLUP_SESSION_COLUMNS})
+SELECT tenant_id, {_HOUR_OF_TS}, agent_id, session_id, {_METRIC}, COUNT(*),
+    COUNT(*) FILTER (WHERE event_type = 'tool_call'), COUNT(*) FILTER (WHERE {_ERROR}),
+    COALESCE(SUM(duration_ms) FILTER (WHERE event_type = 'tool_response'), 0),
+    COUNT(duration_ms) FILTER (WHERE event_type = 'tool_response'),
+    COALESCE(SUM(cost_usd) FILTER (WHERE event_type IN {_COST_TYPES}), 0),
+    COUNT(*) FILTER (WHERE event_type IN {_COST_TYPES})
+FROM events WHERE tenant_id = $1 AND ts >= $2 AND ts < $3 GROUP BY 1, 2, 3, 4, 5
+""" + _ADD_SESSIONS
+RECOMPUTE_ROLLUP_EVENTS = f"""
+INSERT INTO rollup_events_hourly ({_ROLLUP_EVENT_COLUMNS})
+SELECT tenant_id, {_HOUR_OF_TS}, agent_id, event_type, COALESCE(model, ''), COALESCE(provider, ''),
+    COALESCE(tool_name, ''), {_METRIC}, COUNT(*), COUNT(*) FILTER (WHERE {_ERROR}), COALESCE(SUM(cost_usd), 0),
+    COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_read_tokens), 0),
+    COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(duration_ms), 0), COUNT(duration_ms)
+FROM events WHERE tenant_id = $1 AND ts >= $2 AND ts < $3 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+""" + _ADD_EVENTS
+
+
+def _bucket(column: str, step_offset: tuple[int, int] | None) -> str:
+    """Bucket start of a microsecond column, floored (also before 1970); NULL for a single bucket."""
+    if step_offset is None:
+        return "NULL::bigint"
+    step, offset = int(step_offset[0]), int(step_offset[1])
+    return f"({column} - ((({column} - {offset}) % {step}) + {step}) % {step})"
+
+
+def session_agg(
+    tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, raw: Sequence[tuple[int, int]],
+) -> tuple[str, list[object]]:
+    """Rows of (bucket, agent|NULL, sessions, agents, events, tool calls, errors, latency sum/count, cost sum/count)."""
+    p = Params()
+    parts: list[str] = []
+    if full is not None:
+        where = f"tenant_id = {p.add(tenant)} AND hour >= {p.add(full[0])} AND hour < {p.add(full[1])}"
+        if q.agent_id is not None:
+            where += f" AND agent_id = {p.add(q.agent_id)}"
+        if q.exclude_metrics:
+            where += " AND metric = 0"
+        parts.append(
+            "SELECT hour, agent_id, session_id, event_count, tool_call_count, error_count, latency_sum, latency_count, "
+            f"cost_sum, cost_count FROM rollup_sessions_hourly WHERE {where}"
+        )
+    for lo, hi in raw:
+        where = f"tenant_id = {p.add(tenant)} AND ts >= {p.add(lo)} AND ts <= {p.add(hi)}"
+        if q.agent_id is not None:
+            where += f" AND agent_id = {p.add(q.agent_id)}"
+        if q.exclude_metrics:
+            where += " AND source IS DISTINCT FROM 'otlp_metric'"
+        parts.append(
+            f"SELECT ts, agent_id, session_id, 1::bigint, (event_type = 'tool_call')::int, {_ERROR}::int, "
+            "CASE WHEN event_type = 'tool_response' THEN duration_ms END, "
+            "(event_type = 'tool_response' AND duration_ms IS NOT NULL)::int, "
+            f"CASE WHEN event_type IN {_COST_TYPES} THEN cost_usd END, (event_type IN {_COST_TYPES})::int "
+            f"FROM events WHERE {where}"
+        )
+    bucket = _bucket("t", q.buckets.step_and_offset())
+    agent = "agent_id" if q.by_agent else "NULL::text"
+    group = ["b"] + (["agent_id"] if q.by_agent else [])
+    sql = (
+        "WITH r(t, agent_id, session_id, c, tc, ec, ls, lc, cs, cc) AS (" + " UNION ALL ".join(parts) + ") "
+        f"SELECT {bucket} AS b, {agent}, COUNT(DISTINCT session_id), COUNT(DISTINCT agent_id), SUM(c), SUM(tc), "
+        f"SUM(ec), COALESCE(SUM(ls), 0), SUM(lc), COALESCE(SUM(cs), 0), SUM(cc) FROM r GROUP BY {', '.join(group)} "
+        f"ORDER BY {', '.join(group)}"
+    )
+    return sql, p.values
+
+
+def _dimension_filters(q: EventAggQuery | PercentileQuery, p: Params, *, rollup: bool) -> str:
+    where = ""
+    if q.event_types:
+        where += f" AND event_type = ANY({p.add(list(q.event_types))}::text[])"
+    for column, value in (("agent_id", q.agent_id), ("model", q.model), ("provider", q.provider),
+                          ("tool_name", q.tool_name)):
+        if value is not None:
+            where += f" AND {column} = {p.add(value)}"
+    if isinstance(q, EventAggQuery) and q.has_tool_name:
+        where += " AND tool_name <> ''" if rollup else " AND tool_name IS NOT NULL AND tool_name <> ''"
+    if q.exclude_metrics:
+        where += " AND metric = 0" if rollup else " AND source IS DISTINCT FROM 'otlp_metric'"
+    return where
+
+
+def event_agg(
+    tenant: str, q: EventAggQuery, full: tuple[int, int] | None, raw: Sequence[tuple[int, int]],
+) -> tuple[str, list[object]]:
+    """Rows of (bucket, *group_by values ('' = none), events, errors, cost, in, out, cache read, cache write,
+    duration sum, duration count)."""
+    p = Params()
+    parts: list[str] = []
+    cols = "agent_id, event_type, model, provider, tool_name"
+    if full is not None:
+        where = f"tenant_id = {p.add(tenant)} AND hour >= {p.add(full[0])} AND hour < {p.add(full[1])}"
+        where += _dimension_filters(q, p, rollup=True)
+        parts.append(
+            f"SELECT hour, {cols}, event_count, error_count, cost_sum, input_tokens, output_tokens, "
+            f"cache_read_tokens, cache_write_tokens, duration_sum, duration_count FROM rollup_events_hourly WHERE {where}"
+        )
+    for lo, hi in raw:
+        where = f"tenant_id = {p.add(tenant)} AND ts >= {p.add(lo)} AND ts <= {p.add(hi)}"
+        where += _dimension_filters(q, p, rollup=False)
+        parts.append(
+            "SELECT ts, agent_id, event_type, COALESCE(model, ''), COALESCE(provider, ''), COALESCE(tool_name, ''), "
+            f"1::bigint, {_ERROR}::int, cost_usd, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
+            f"duration_ms, (duration_ms IS NOT NULL)::int FROM events WHERE {where}"
+        )
+    bucket = _bucket("t", q.buckets.step_and_offset())
+    group = ["b", *q.group_by]
+    sql = (
+        f"WITH r(t, {cols}, c, ec, cs, it, ot, cr, cw, ds, dc) AS (" + " UNION ALL ".join(parts) + ") "
+        f"SELECT {bucket} AS b{''.join(', ' + d for d in q.group_by)}, SUM(c), SUM(ec), COALESCE(SUM(cs), 0), "
+        "COALESCE(SUM(it), 0), COALESCE(SUM(ot), 0), COALESCE(SUM(cr), 0), COALESCE(SUM(cw), 0), "
+        f"COALESCE(SUM(ds), 0), SUM(dc) FROM r GROUP BY {', '.join(group)} ORDER BY {', '.join(group)}"
+    )
+    return sql, p.values
+
+
+def top_sessions_by_cost(
+    tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, raw: Sequence[tuple[int, int]], limit: int,
+) -> tuple[str, list[object]]:
+    """Rows of (session, cost, cost events) for sessions with cost events, most expensive first."""
+    p = Params()
+    parts: list[str] = []
+    if full is not None:
+        where = f"tenant_id = {p.add(tenant)} AND hour >= {p.add(full[0])} AND hour < {p.add(full[1])} AND cost_count > 0"
+        if q.agent_id is not None:
+            where += f" AND agent_id = {p.add(q.agent_id)}"
+        if q.exclude_metrics:
+            where += " AND metric = 0"
+        parts.append(f"SELECT session_id, cost_sum, cost_count FROM rollup_sessions_hourly WHERE {where}")
+    for lo, hi in raw:
+        where = (f"tenant_id = {p.add(tenant)} AND ts >= {p.add(lo)} AND ts <= {p.add(hi)} "
+                 f"AND event_type IN {_COST_TYPES}")
+        if q.agent_id is not None:
+            where += f" AND agent_id = {p.add(q.agent_id)}"
+        if q.exclude_metrics:
+            where += " AND source IS DISTINCT FROM 'otlp_metric'"
+        parts.append(f"SELECT session_id, cost_usd, 1::bigint FROM events WHERE {where}")
+    sql = (
+        "WITH r(session_id, cs, cc) AS (" + " UNION ALL ".join(parts) + ") "
+        "SELECT session_id, COALESCE(SUM(cs), 0) AS cost, SUM(cc) FROM r GROUP BY session_id HAVING SUM(cc) > 0 "
+        f"ORDER BY cost DESC, session_id LIMIT {p.add(limit)}"
+    )
+    return sql, p.values
+
+
+def duration_percentiles(tenant: str, q: PercentileQuery) -> tuple[str, list[object]]:
+    """Rows of (bucket, *group_by, n, i, value): the sorted values at the ranks the percentiles need."""
+    p = Params()
+    where = (f"tenant_id = {p.add(tenant)} AND ts >= {p.add(q.from_us)} AND ts <= {p.add(q.to_us)} "
+             "AND duration_ms IS NOT NULL")
+    where += _dimension_filters(q, p, rollup=False)
+    dims = [f"COALESCE({d}, '')" if d in ("model", "provider", "tool_name") else d for d in q.group_by]
+    selected = "".join(f", {d} AS g{i}" for i, d in enumerate(dims))
+    part = ", ".join(["b", *(f"g{i}" for i in range(len(dims)))])
+    ranks = []
+    for pct in q.percentiles:
+        ph = p.add(float(pct))
+        ranks.append(f"i = FLOOR((n - 1) * {ph}::float8)::bigint OR i = FLOOR((n - 1) * {ph}::float8)::bigint + 1")
+    sql = (
+        f"WITH x AS (SELECT {_bucket('ts', q.buckets.step_and_offset())} AS b{selected}, duration_ms AS d "
+        f"FROM events WHERE {where}), "
+        f"r AS (SELECT {part}, d, ROW_NUMBER() OVER (PARTITION BY {part} ORDER BY d) - 1 AS i, "
+        f"COUNT(*) OVER (PARTITION BY {part}) AS n FROM x) "
+        f"SELECT {part}, n, i, d FROM r WHERE {' OR '.join(ranks)} ORDER BY {part}, i"
+    )
+    return sql, p.values
+
+
+AGENT_SESSION_TOTALS = """
+SELECT agent_id, COUNT(*), SUM(event_count), SUM(error_count), COALESCE(SUM(total_cost_usd), 0)
+FROM sessions WHERE tenant_id = $1 AND started_ts >= $2 AND started_ts <= $3 GROUP BY agent_id
+"""
+AGENT_ENDED_SESSIONS = """
+SELECT agent_id, started_ts, ended_at FROM sessions
+WHERE tenant_id = $1 AND started_ts >= $2 AND started_ts <= $3 AND ended_at IS NOT NULL
+"""
+
+# ------------------------------------------------------------------ spans (Tempo)
+
+_SPAN_COLUMNS = (
+    "tenant_id, trace_id, span_id, parent_span_id, session_id, agent_id, service_name, name, kind, start_ns, "
+    "end_ns, duration_ns, status_code, resource_key, body"
+)
+_SPAN_TYPES = ("text", "text", "text", "text", "text", "text", "text", "text", "bigint", "bigint", "bigint",
+               "bigint", "bigint", "text", "text")
+# spans sorted by key: concurrent writers of the same spans wait for each other, never deadlock
+INSERT_SPANS = (
+    f"INSERT INTO spans ({_SPAN_COLUMNS}) SELECT * FROM unnest("
+    + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_SPAN_TYPES)) + ") ON CONFLICT DO NOTHING"
+)
+UPSERT_SPAN_RESOURCES = """
+INSERT INTO span_resources (tenant_id, key, body, last_seen_ns)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+ON CONFLICT (tenant_id, key) DO UPDATE SET last_seen_ns = GREATEST(span_resources.last_seen_ns, excluded.last_seen_ns)
+"""
+_SPAN_FIELDS = (
+    "s.tenant_id, s.trace_id, s.span_id, s.parent_span_id, s.session_id, s.agent_id, s.service_name, s.name, "
+    "s.kind, s.start_ns, s.end_ns, s.status_code, s.resource_key, COALESCE(r.body, '{}'), s.body"
+)
+_SPAN_FROM = "FROM spans s LEFT JOIN span_resources r ON r.tenant_id = s.tenant_id AND r.key = s.resource_key"
+SELECT_TRACE_SPANS = (
+    f"SELECT {_SPAN_FIELDS} {_SPAN_FROM} WHERE s.tenant_id = $1 AND s.trace_id = ANY($2::text[]) "
+    "ORDER BY s.trace_id, s.start_ns, s.span_id"
+)
+SELECT_SPAN_RESOURCES = (
+    "SELECT key, body FROM span_resources WHERE tenant_id = $1 AND last_seen_ns >= $2 "
+    "ORDER BY last_seen_ns DESC, key LIMIT $3"
+)
+SELECT_TRACE_EVENTS = (
+    f"SELECT {EVENT_FIELDS} FROM events WHERE tenant_id = $1 AND session_id = ANY($2::text[]) AND ts >= $3 "
+    "AND ts <= $4 AND (source IS NULL OR source NOT IN ('otlp', 'otlp_genai')) ORDER BY ts, id LIMIT $5"
+)
+DELETE_SPANS_BATCH = (
+    "DELETE FROM spans WHERE ctid = ANY(ARRAY(SELECT ctid FROM spans WHERE tenant_id = $1 AND start_ns <= $2 LIMIT $3))"
+)
+DELETE_STALE_SPAN_RESOURCES = "DELETE FROM span_resources WHERE tenant_id = $1 AND last_seen_ns <= $2"
+
+_SPAN_OPS = frozenset({"=", "!=", ">", ">=", "<", "<="})
+_SPAN_FILTER_COLUMNS = frozenset({"name", "service_name", "kind", "status_code", "duration_ns", "start_ns",
+                                  "parent_span_id"})
+
+
+def _span_filter(f: SpanFilter, p: Params) -> str:
+    if isinstance(f, SpanCmp):
+        if f.column not in _SPAN_FILTER_COLUMNS or f.op not in _SPAN_OPS:
+            raise ValueError(f"unsupported span condition {f.column} {f.op}")
+        return f"s.{f.column} {f.op} {p.add(f.value)}"
+    if isinstance(f, SpanContains):
+        return f"strpos({'s.body' if f.target == 'body' else 'r.body'}, {p.add(f.needle)}) > 0"
+    if not f.items:
+        return "TRUE" if isinstance(f, SpanAnd) else "FALSE"
+    joiner = " AND " if isinstance(f, SpanAnd) else " OR "
+    return "(" + joiner.join(_span_filter(item, p) for item in f.items) + ")"
+
+
+def scan_spans(tenant: str, scan: SpanScan) -> tuple[str, list[object]]:
+    p = Params()
+    where = (f"s.tenant_id = {p.add(tenant)} AND s.start_ns >= {p.add(scan.start_ns)} "
+             f"AND s.start_ns <= {p.add(scan.end_ns)}")
+    if scan.before is not None:
+        where += (f" AND (s.start_ns, s.trace_id, s.span_id) < "
+                  f"({p.add(scan.before[0])}, {p.add(scan.before[1])}, {p.add(scan.before[2])})")
+    if scan.where is not None:
+        where += " AND " + _span_filter(scan.where, p)
+    sql = (
+        f"SELECT {_SPAN_FIELDS} {_SPAN_FROM} WHERE {where} "
+        f"ORDER BY s.start_ns DESC, s.trace_id DESC, s.span_id DESC LIMIT {p.add(scan.limit)}"
+    )
+    return sql, p.values

@@ -22,8 +22,6 @@ from store.model import (
     AlertRuleInput,
     AlertRulePatch,
     AlertWindowStats,
-    AnalyticsParams,
-    AnalyticsResult,
     ApiKey,
     ChainVerification,
     EventPage,
@@ -40,8 +38,10 @@ from store.model import (
 )
 from store.plan import AgentState, SessionState, plan_insert
 from store.retention import RetentionBatch, plan_retention_batch
+from store.spans import NewSpan
 from store.sqlite import queries as q
 from store.sqlite import rows
+from store.sqlite.analytics import AnalyticsMixin, after_retention, write_rollups_and_spans
 from store.sqlite.connections import SQLiteConnections
 
 __all__ = ("SQLiteStore",)
@@ -59,7 +59,7 @@ def _iso_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
 
 
-class SQLiteStore:
+class SQLiteStore(AnalyticsMixin):
     """The Store protocol on SQLite. Build it with ``await SQLiteStore.open(path)``."""
 
     dialect = "sqlite"
@@ -101,8 +101,8 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------ writes
 
-    async def insert_events(self, events: Sequence[NewEvent]) -> InsertResult:
-        if not events:
+    async def insert_events(self, events: Sequence[NewEvent], spans: Sequence[NewSpan] = ()) -> InsertResult:
+        if not events and not spans:
             return InsertResult((), 0, 0, ())
         by_tenant: dict[str, tuple[set[str], set[str], set[str]]] = {}
         for ev in events:
@@ -139,6 +139,7 @@ class SQLiteStore:
                     if s.tags_changed:
                         await db.execute(q.DELETE_SESSION_TAGS, (s.tenant_id, s.id))
                         await db.executemany(q.INSERT_SESSION_TAG, [(s.tenant_id, s.id, t) for t in s.tags])
+            await write_rollups_and_spans(db, plan.event_rows, spans)
         return InsertResult(
             outcomes=tuple(plan.outcomes), inserted=plan.inserted, duplicates=plan.duplicates,
             sessions_touched=tuple((s.tenant_id, s.id) for s in plan.sessions),
@@ -320,18 +321,6 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------ analytics, stats
 
-    async def get_analytics(self, tenant: str, params: AnalyticsParams) -> AnalyticsResult:
-        where = q.analytics_where(params.agent_id is not None, params.exclude_metrics)
-        args: list[Any] = [tenant, params.from_us, params.to_us]
-        if params.agent_id is not None:
-            args.append(params.agent_id)
-        async with self._c.read() as db:
-            async with db.execute(q.analytics_buckets(params.granularity, where), args) as cur:
-                buckets = tuple(rowcodec.analytics_bucket(r) for r in await cur.fetchall())
-            async with db.execute(q.analytics_totals(where), args) as cur:
-                totals = rowcodec.analytics_totals(await cur.fetchone())
-        return AnalyticsResult(buckets, totals)
-
     async def get_alert_window_stats(
         self, tenant: str, from_us: int, to_us: int, *, agent_id: str | None, tags: Sequence[str] | None,
     ) -> AlertWindowStats:
@@ -509,6 +498,7 @@ class SQLiteStore:
                         anchored.discard(sid)
                         await db.execute(q.DELETE_ORPHAN_TAGS, (tenant, sid))
                         await db.execute(q.DELETE_SESSION_ANCHORS, (tenant, sid))
+        await after_retention(self._c, tenant, cutoff_us, batch_size)  # rollups and spans follow the events
         return RetentionResult(deleted, sessions_deleted, len(anchored), cutoff_us)
 
     async def _record_anchor(self, db: aiosqlite.Connection, tenant: str, run: Any) -> None:

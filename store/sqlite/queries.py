@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from store.aggregates import EventAggQuery, PercentileQuery, SessionAggQuery
 from store.model import EventQuery, SessionQuery
 from store.plan import EVENT_COLUMNS
+from store.spans import SpanAnd, SpanCmp, SpanContains, SpanFilter, SpanScan
 
 # ruff: noqa: E501
 
@@ -116,43 +120,6 @@ SELECT
     (SELECT timestamp FROM events WHERE tenant_id = :t ORDER BY ts DESC, id DESC LIMIT 1)
 """
 SELECT_DB_SIZE = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
-
-# bucket start in microseconds for hour / day / ISO week (Monday); 1970-01-01 was a Thursday,
-# so weeks are aligned on 4 days (345600 s) after the epoch.
-BUCKET_EXPR = {
-    "hour": "(ts / 3600000000) * 3600000000",
-    "day": "(ts / 86400000000) * 86400000000",
-    "week": "((ts - 345600000000) / 604800000000) * 604800000000 + 345600000000",
-}
-
-_ANALYTICS_COLUMNS = """
-    COUNT(*),
-    SUM(event_type = 'tool_call'),
-    SUM(severity IN ('error', 'critical') OR event_type = 'tool_error'),
-    AVG(CASE WHEN event_type = 'tool_response' THEN duration_ms END),
-    SUM(CASE WHEN event_type IN ('cost_tracked', 'llm_response') THEN cost_usd END),
-    COUNT(DISTINCT session_id)"""
-
-
-def analytics_where(agent: bool, exclude_metrics: bool) -> str:
-    where = "tenant_id = ? AND ts >= ? AND ts <= ?"
-    if agent:
-        where += " AND agent_id = ?"
-    if exclude_metrics:
-        where += " AND source IS NOT 'otlp_metric'"
-    return where
-
-
-def analytics_buckets(granularity: str, where: str) -> str:
-    bucket = BUCKET_EXPR[granularity]
-    return (
-        f"SELECT {bucket} AS bucket, {_ANALYTICS_COLUMNS} FROM events WHERE {where} GROUP BY bucket ORDER BY bucket"
-    )
-
-
-def analytics_totals(where: str) -> str:
-    return f"SELECT {_ANALYTICS_COLUMNS}, COUNT(DISTINCT agent_id) FROM events WHERE {where}"
-
 
 def alert_window_stats(agent: bool, tags: int) -> str:
     where = "e.tenant_id = ? AND e.ts >= ? AND e.ts <= ? AND e.source IS NOT 'otlp_metric'"
@@ -366,3 +333,288 @@ def in_marks(template: str, n: int) -> str:
 
 DELETE_ANCHOR = "DELETE FROM chain_anchors WHERE id = ?"
 DELETE_SESSION_ANCHORS = "DELETE FROM chain_anchors WHERE tenant_id = ? AND session_id = ?"
+
+
+# ------------------------------------------------------------------ analytics rollups and aggregations
+# (store/aggregates.py decides which hours come from the rollups and which from the events)
+
+UPSERT_ROLLUP_SESSIONS = """
+INSERT INTO rollup_sessions_hourly (tenant_id, hour, agent_id, session_id, metric, event_count, tool_call_count,
+    error_count, latency_sum, latency_count, cost_sum, cost_count)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (tenant_id, hour, agent_id, session_id, metric) DO UPDATE SET
+    event_count = event_count + excluded.event_count, tool_call_count = tool_call_count + excluded.tool_call_count,
+    error_count = error_count + excluded.error_count, latency_sum = latency_sum + excluded.latency_sum,
+    latency_count = latency_count + excluded.latency_count, cost_sum = cost_sum + excluded.cost_sum,
+    cost_count = cost_count + excluded.cost_count
+"""
+UPSERT_ROLLUP_EVENTS = """
+INSERT INTO rollup_events_hourly (tenant_id, hour, agent_id, event_type, model, provider, tool_name, metric,
+    event_count, error_count, cost_sum, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+    duration_sum, duration_count)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (tenant_id, hour, agent_id, event_type, model, provider, tool_name, metric) DO UPDATE SET
+    event_count = event_count + excluded.event_count, error_count = error_count + excluded.error_count,
+    cost_sum = cost_sum + excluded.cost_sum, input_tokens = input_tokens + excluded.input_tokens,
+    output_tokens = output_tokens + excluded.output_tokens,
+    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+    duration_sum = duration_sum + excluded.duration_sum, duration_count = duration_count + excluded.duration_count
+"""
+
+_HOUR_OF_TS = "ts - (((ts % 3600000000) + 3600000000) % 3600000000)"
+_ERROR = "(severity IN ('error', 'critical') OR event_type = 'tool_error')"
+_COST_TYPES = "('cost_tracked', 'llm_response')"
+
+# retention: the rollups of hours before the cutoff's hour go, the cutoff's hour is recomputed
+DELETE_ROLLUP_SESSIONS_UNTIL = "DELETE FROM rollup_sessions_hourly WHERE tenant_id = ? AND hour <= ?"
+DELETE_ROLLUP_EVENTS_UNTIL = "DELETE FROM rollup_events_hourly WHERE tenant_id = ? AND hour <= ?"
+RECOMPUTE_ROLLUP_SESSIONS = f"""
+INSERT INTO rollup_sessions_hourly
+SELECT tenant_id, {_HOUR_OF_TS}, agent_id, session_id, source IS 'otlp_metric', COUNT(*),
+    SUM(event_type = 'tool_call'), SUM({_ERROR}),
+    TOTAL(CASE WHEN event_type = 'tool_response' THEN duration_ms END),
+    COUNT(CASE WHEN event_type = 'tool_response' THEN duration_ms END),
+    TOTAL(CASE WHEN event_type IN {_COST_TYPES} THEN cost_usd END), SUM(event_type IN {_COST_TYPES})
+FROM events WHERE tenant_id = ? AND ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4, 5
+"""
+RECOMPUTE_ROLLUP_EVENTS = f"""
+INSERT INTO rollup_events_hourly
+SELECT tenant_id, {_HOUR_OF_TS}, agent_id, event_type, COALESCE(model, ''), COALESCE(provider, ''),
+    COALESCE(tool_name, ''), source IS 'otlp_metric', COUNT(*), SUM({_ERROR}), TOTAL(cost_usd),
+    COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_read_tokens), 0),
+    COALESCE(SUM(cache_write_tokens), 0), TOTAL(duration_ms), COUNT(duration_ms)
+FROM events WHERE tenant_id = ? AND ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+"""
+
+
+def _bucket(column: str, step_offset: tuple[int, int] | None) -> str:
+    """Bucket start of a microsecond column, floored (also before 1970); NULL for a single bucket."""
+    if step_offset is None:
+        return "NULL"
+    step, offset = int(step_offset[0]), int(step_offset[1])
+    return f"({column} - ((({column} - {offset}) % {step}) + {step}) % {step})"
+
+
+class _Args:
+    """Collects qmark parameters next to the clauses that use them."""
+
+    def __init__(self) -> None:
+        self.values: list[object] = []
+
+    def __call__(self, value: object) -> str:
+        self.values.append(value)
+        return "?"
+
+
+def session_agg(tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, raw: Sequence[tuple[int, int]]) -> tuple[str, list[object]]:
+    """Rows of (bucket, agent|NULL, sessions, agents, events, tool calls, errors, latency sum/count, cost sum/count)."""
+    a = _Args()
+    parts: list[str] = []
+    if full is not None:
+        where = f"tenant_id = {a(tenant)} AND hour >= {a(full[0])} AND hour < {a(full[1])}"
+        if q.agent_id is not None:
+            where += f" AND agent_id = {a(q.agent_id)}"
+        if q.exclude_metrics:
+            where += " AND metric = 0"
+        parts.append(
+            "SELECT hour, agent_id, session_id, event_count, tool_call_count, error_count, latency_sum, latency_count, "
+            f"cost_sum, cost_count FROM rollup_sessions_hourly WHERE {where}"
+        )
+    for lo, hi in raw:
+        where = f"tenant_id = {a(tenant)} AND ts >= {a(lo)} AND ts <= {a(hi)}"
+        if q.agent_id is not None:
+            where += f" AND agent_id = {a(q.agent_id)}"
+        if q.exclude_metrics:
+            where += " AND source IS NOT 'otlp_metric'"
+        parts.append(
+            f"SELECT ts, agent_id, session_id, 1, event_type = 'tool_call', {_ERROR}, "
+            "CASE WHEN event_type = 'tool_response' THEN duration_ms END, "
+            "event_type = 'tool_response' AND duration_ms IS NOT NULL, "
+            f"CASE WHEN event_type IN {_COST_TYPES} THEN cost_usd END, event_type IN {_COST_TYPES} "
+            f"FROM events WHERE {where}"
+        )
+    bucket = _bucket("t", q.buckets.step_and_offset())
+    agent = "agent_id" if q.by_agent else "NULL"
+    group = ["b"] + (["agent_id"] if q.by_agent else [])
+    sql = (
+        "WITH r(t, agent_id, session_id, c, tc, ec, ls, lc, cs, cc) AS (" + " UNION ALL ".join(parts) + ") "
+        f"SELECT {bucket} AS b, {agent}, COUNT(DISTINCT session_id), COUNT(DISTINCT agent_id), SUM(c), SUM(tc), "
+        f"SUM(ec), TOTAL(ls), SUM(lc), TOTAL(cs), SUM(cc) FROM r GROUP BY {', '.join(group)} "
+        f"ORDER BY {', '.join(group)}"
+    )
+    return sql, a.values
+
+
+def _dimension_filters(q: EventAggQuery | PercentileQuery, a: _Args, *, rollup: bool) -> str:
+    where = ""
+    if q.event_types:
+        where += f" AND event_type IN ({', '.join(a(t) for t in q.event_types)})"
+    for column, value in (("agent_id", q.agent_id), ("model", q.model), ("provider", q.provider),
+                          ("tool_name", q.tool_name)):
+        if value is not None:
+            where += f" AND {column} = {a(value)}"
+    if isinstance(q, EventAggQuery) and q.has_tool_name:
+        where += " AND tool_name <> ''" if rollup else " AND tool_name IS NOT NULL AND tool_name <> ''"
+    if q.exclude_metrics:
+        where += " AND metric = 0" if rollup else " AND source IS NOT 'otlp_metric'"
+    return where
+
+
+def _dims(group_by: Sequence[str], *, raw: bool) -> list[str]:
+    return [f"COALESCE({d}, '')" if raw and d in ("model", "provider", "tool_name") else d for d in group_by]
+
+
+def event_agg(tenant: str, q: EventAggQuery, full: tuple[int, int] | None, raw: Sequence[tuple[int, int]]) -> tuple[str, list[object]]:
+    """Rows of (bucket, *group_by values ('' = none), events, errors, cost, in, out, cache read, cache write,
+    duration sum, duration count)."""
+    a = _Args()
+    parts: list[str] = []
+    cols = "agent_id, event_type, model, provider, tool_name"
+    if full is not None:
+        where = f"tenant_id = {a(tenant)} AND hour >= {a(full[0])} AND hour < {a(full[1])}"
+        where += _dimension_filters(q, a, rollup=True)
+        parts.append(
+            f"SELECT hour, {cols}, event_count, error_count, cost_sum, input_tokens, output_tokens, "
+            f"cache_read_tokens, cache_write_tokens, duration_sum, duration_count FROM rollup_events_hourly WHERE {where}"
+        )
+    for lo, hi in raw:
+        where = f"tenant_id = {a(tenant)} AND ts >= {a(lo)} AND ts <= {a(hi)}"
+        where += _dimension_filters(q, a, rollup=False)
+        parts.append(
+            "SELECT ts, agent_id, event_type, COALESCE(model, ''), COALESCE(provider, ''), COALESCE(tool_name, ''), "
+            f"1, {_ERROR}, cost_usd, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
+            f"duration_ms, duration_ms IS NOT NULL FROM events WHERE {where}"
+        )
+    bucket = _bucket("t", q.buckets.step_and_offset())
+    group = ["b", *q.group_by]
+    sql = (
+        f"WITH r(t, {cols}, c, ec, cs, it, ot, cr, cw, ds, dc) AS (" + " UNION ALL ".join(parts) + ") "
+        f"SELECT {bucket} AS b{''.join(', ' + d for d in q.group_by)}, SUM(c), SUM(ec), TOTAL(cs), "
+        "COALESCE(SUM(it), 0), COALESCE(SUM(ot), 0), COALESCE(SUM(cr), 0), COALESCE(SUM(cw), 0), TOTAL(ds), SUM(dc) "
+        f"FROM r GROUP BY {', '.join(group)} ORDER BY {', '.join(group)}"
+    )
+    return sql, a.values
+
+
+def top_sessions_by_cost(
+    tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, raw: Sequence[tuple[int, int]], limit: int,
+) -> tuple[str, list[object]]:
+    """Rows of (session, cost, cost events) for sessions with cost events, most expensive first."""
+    a = _Args()
+    parts: list[str] = []
+    if full is not None:
+        where = f"tenant_id = {a(tenant)} AND hour >= {a(full[0])} AND hour < {a(full[1])} AND cost_count > 0"
+        if q.agent_id is not None:
+            where += f" AND agent_id = {a(q.agent_id)}"
+        if q.exclude_metrics:
+            where += " AND metric = 0"
+        parts.append(f"SELECT session_id, cost_sum, cost_count FROM rollup_sessions_hourly WHERE {where}")
+    for lo, hi in raw:
+        where = f"tenant_id = {a(tenant)} AND ts >= {a(lo)} AND ts <= {a(hi)} AND event_type IN {_COST_TYPES}"
+        if q.agent_id is not None:
+            where += f" AND agent_id = {a(q.agent_id)}"
+        if q.exclude_metrics:
+            where += " AND source IS NOT 'otlp_metric'"
+        parts.append(f"SELECT session_id, cost_usd, 1 FROM events WHERE {where}")
+    sql = (
+        "WITH r(session_id, cs, cc) AS (" + " UNION ALL ".join(parts) + ") "
+        "SELECT session_id, TOTAL(cs) AS cost, SUM(cc) FROM r GROUP BY session_id HAVING SUM(cc) > 0 "
+        f"ORDER BY cost DESC, session_id LIMIT {a(limit)}"
+    )
+    return sql, a.values
+
+
+def duration_percentiles(tenant: str, q: PercentileQuery) -> tuple[str, list[object]]:
+    """Rows of (bucket, *group_by, n, i, value): the sorted values at the ranks the percentiles need."""
+    a = _Args()
+    where = f"tenant_id = {a(tenant)} AND ts >= {a(q.from_us)} AND ts <= {a(q.to_us)} AND duration_ms IS NOT NULL"
+    where += _dimension_filters(q, a, rollup=False)
+    dims = _dims(q.group_by, raw=True)
+    selected = "".join(f", {d} AS g{i}" for i, d in enumerate(dims))
+    part = ", ".join(["b", *(f"g{i}" for i in range(len(dims)))])
+    ranks = " OR ".join(
+        f"i = CAST((n - 1) * {a(float(p))} AS INTEGER) OR i = CAST((n - 1) * {a(float(p))} AS INTEGER) + 1"
+        for p in q.percentiles
+    )
+    sql = (
+        f"WITH x AS (SELECT {_bucket('ts', q.buckets.step_and_offset())} AS b{selected}, duration_ms AS d "
+        f"FROM events WHERE {where}), "
+        f"r AS (SELECT {part}, d, ROW_NUMBER() OVER (PARTITION BY {part} ORDER BY d) - 1 AS i, "
+        f"COUNT(*) OVER (PARTITION BY {part}) AS n FROM x) "
+        f"SELECT {part}, n, i, d FROM r WHERE {ranks} ORDER BY {part}, i"
+    )
+    return sql, a.values
+
+
+AGENT_SESSION_TOTALS = """
+SELECT agent_id, COUNT(*), SUM(event_count), SUM(error_count), TOTAL(total_cost_usd)
+FROM sessions WHERE tenant_id = ? AND started_ts >= ? AND started_ts <= ? GROUP BY agent_id
+"""
+AGENT_ENDED_SESSIONS = """
+SELECT agent_id, started_ts, ended_at FROM sessions
+WHERE tenant_id = ? AND started_ts >= ? AND started_ts <= ? AND ended_at IS NOT NULL
+"""
+
+# ------------------------------------------------------------------ spans (Tempo)
+
+SPAN_COLUMNS = (
+    "tenant_id, trace_id, span_id, parent_span_id, session_id, agent_id, service_name, name, kind, start_ns, "
+    "end_ns, duration_ns, status_code, resource_key, body"
+)
+INSERT_SPAN = f"INSERT OR IGNORE INTO spans ({SPAN_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+UPSERT_SPAN_RESOURCE = """
+INSERT INTO span_resources (tenant_id, key, body, last_seen_ns) VALUES (?, ?, ?, ?)
+ON CONFLICT (tenant_id, key) DO UPDATE SET last_seen_ns = MAX(last_seen_ns, excluded.last_seen_ns)
+"""
+_SPAN_FIELDS = (
+    "s.tenant_id, s.trace_id, s.span_id, s.parent_span_id, s.session_id, s.agent_id, s.service_name, s.name, "
+    "s.kind, s.start_ns, s.end_ns, s.status_code, s.resource_key, COALESCE(r.body, '{}'), s.body"
+)
+_SPAN_FROM = "FROM spans s LEFT JOIN span_resources r ON r.tenant_id = s.tenant_id AND r.key = s.resource_key"
+SELECT_TRACE_SPANS = (
+    f"SELECT {_SPAN_FIELDS} {_SPAN_FROM} WHERE s.tenant_id = ? AND s.trace_id IN ({{marks}}) "
+    "ORDER BY s.trace_id, s.start_ns, s.span_id"
+)
+SELECT_SPAN_RESOURCES = (
+    "SELECT key, body FROM span_resources WHERE tenant_id = ? AND last_seen_ns >= ? "
+    "ORDER BY last_seen_ns DESC, key LIMIT ?"
+)
+SELECT_TRACE_EVENTS = (
+    f"SELECT {EVENT_FIELDS} FROM events WHERE tenant_id = ? AND session_id IN ({{marks}}) AND ts >= ? AND ts <= ? "
+    "AND (source IS NULL OR source NOT IN ('otlp', 'otlp_genai')) ORDER BY ts, id LIMIT ?"
+)
+DELETE_SPANS_BATCH = (
+    "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans WHERE tenant_id = ? AND start_ns <= ? LIMIT ?)"
+)
+DELETE_STALE_SPAN_RESOURCES = "DELETE FROM span_resources WHERE tenant_id = ? AND last_seen_ns <= ?"
+
+_SPAN_OPS = frozenset({"=", "!=", ">", ">=", "<", "<="})
+_SPAN_COLUMNS = frozenset({"name", "service_name", "kind", "status_code", "duration_ns", "start_ns", "parent_span_id"})
+
+
+def _span_filter(f: SpanFilter, a: _Args) -> str:
+    if isinstance(f, SpanCmp):
+        if f.column not in _SPAN_COLUMNS or f.op not in _SPAN_OPS:
+            raise ValueError(f"unsupported span condition {f.column} {f.op}")
+        return f"s.{f.column} {f.op} {a(f.value)}"
+    if isinstance(f, SpanContains):
+        return f"instr({'s.body' if f.target == 'body' else 'r.body'}, {a(f.needle)}) > 0"
+    joiner = " AND " if isinstance(f, SpanAnd) else " OR "
+    if not f.items:
+        return "1" if isinstance(f, SpanAnd) else "0"
+    return "(" + joiner.join(_span_filter(item, a) for item in f.items) + ")"
+
+
+def scan_spans(tenant: str, scan: SpanScan) -> tuple[str, list[object]]:
+    a = _Args()
+    where = f"s.tenant_id = {a(tenant)} AND s.start_ns >= {a(scan.start_ns)} AND s.start_ns <= {a(scan.end_ns)}"
+    if scan.before is not None:
+        where += f" AND (s.start_ns, s.trace_id, s.span_id) < ({a(scan.before[0])}, {a(scan.before[1])}, {a(scan.before[2])})"
+    if scan.where is not None:
+        where += " AND " + _span_filter(scan.where, a)
+    sql = (
+        f"SELECT {_SPAN_FIELDS} {_SPAN_FROM} WHERE {where} "
+        f"ORDER BY s.start_ns DESC, s.trace_id DESC, s.span_id DESC LIMIT {a(scan.limit)}"
+    )
+    return sql, a.values

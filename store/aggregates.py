@@ -1,0 +1,288 @@
+"""Aggregation primitives over events (types, bucket math, hourly rollup rows) shared by both backends.
+
+Backends answer aggregations from two hourly rollups maintained in the ingest transaction
+(``rollup_sessions_hourly``: per agent and session; ``rollup_events_hourly``: per agent, type,
+model, provider and tool) for every whole hour of the range, and from the events themselves for
+the partial hours at its edges (or for everything when buckets are not whole hours). The
+functions here decide that split and build the rollup rows, once for both dialects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from store.model import Granularity
+from store.plan import EVENT_COLUMNS
+
+__all__ = (
+    "HOUR_US",
+    "WEEK_OFFSET_US",
+    "AgentSessionStats",
+    "Buckets",
+    "Dimension",
+    "EventAgg",
+    "EventAggQuery",
+    "PercentileQuery",
+    "PercentileRow",
+    "SessionAgg",
+    "SessionAggQuery",
+    "SessionCost",
+    "bucket_start",
+    "format_bucket",
+    "interpolate",
+    "percentile_rank",
+    "rollup_rows",
+    "split_range",
+)
+
+HOUR_US = 3_600_000_000
+DAY_US = 24 * HOUR_US
+WEEK_US = 7 * DAY_US
+# 1970-01-01 was a Thursday: ISO weeks (Monday 00:00Z) start 4 days after the epoch, modulo 7 days
+WEEK_OFFSET_US = 4 * DAY_US
+_GRANULARITY_STEP = {"hour": HOUR_US, "day": DAY_US, "week": WEEK_US}
+
+Dimension = Literal["agent_id", "model", "provider", "tool_name", "event_type"]
+
+
+@dataclass(frozen=True, slots=True)
+class Buckets:
+    """How time is cut: calendar ``granularity``, or fixed ``step_us`` from the epoch; neither: one bucket."""
+
+    granularity: Granularity | None = None
+    step_us: int | None = None
+
+    def step_and_offset(self) -> tuple[int, int] | None:
+        if self.granularity is not None:
+            return _GRANULARITY_STEP[self.granularity], WEEK_OFFSET_US if self.granularity == "week" else 0
+        if self.step_us is not None:
+            return self.step_us, 0
+        return None
+
+    @property
+    def whole_hours(self) -> bool:
+        """Whether every bucket boundary falls on an hour (the hourly rollups can serve them)."""
+        so = self.step_and_offset()
+        return so is None or (so[0] % HOUR_US == 0 and so[1] % HOUR_US == 0)
+
+
+def bucket_start(ts_us: int, buckets: Buckets) -> int | None:
+    so = buckets.step_and_offset()
+    if so is None:
+        return None
+    step, offset = so
+    return ts_us - (ts_us - offset) % step   # Python's % floors: right before 1970 too
+
+
+def format_bucket(bucket_us: int) -> str:
+    """``YYYY-MM-DDTHH:00:00Z`` (minutes and seconds kept for sub-hour steps)."""
+    from store.timefmt import format_ms
+
+    return format_ms(bucket_us)[:19] + "Z"
+
+
+def split_range(from_us: int, to_us: int, buckets: Buckets) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """``([hour_from, hour_to) served by the rollups or None, [inclusive raw event ranges]])``."""
+    if from_us > to_us:
+        return None, []
+    first = -((-from_us) // HOUR_US) * HOUR_US          # ceil to the hour
+    end = ((to_us + 1) // HOUR_US) * HOUR_US             # floor of the exclusive end
+    if not buckets.whole_hours or first >= end:
+        return None, [(from_us, to_us)]
+    raw = []
+    if from_us < first:
+        raw.append((from_us, first - 1))
+    if end <= to_us:
+        raw.append((end, to_us))
+    return (first, end), raw
+
+
+# ------------------------------------------------------------------ queries and their rows
+
+
+@dataclass(frozen=True, slots=True)
+class EventAggQuery:
+    """Sums over events in ``[from_us, to_us]`` per bucket and per ``group_by`` values."""
+
+    from_us: int
+    to_us: int
+    buckets: Buckets = field(default_factory=Buckets)
+    group_by: tuple[Dimension, ...] = ()
+    event_types: tuple[str, ...] = ()
+    agent_id: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    tool_name: str | None = None
+    has_tool_name: bool = False       # only events that name a tool
+    exclude_metrics: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EventAgg:
+    bucket_us: int | None
+    keys: tuple[str | None, ...]      # values of ``group_by`` (None: the events carry none)
+    event_count: int
+    error_count: int
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    duration_sum: float               # durationMs (tools) / latencyMs (llm_response)
+    duration_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAggQuery:
+    """Counters of /api/analytics and distinct sessions/agents per bucket (optionally per agent)."""
+
+    from_us: int
+    to_us: int
+    buckets: Buckets = field(default_factory=Buckets)
+    by_agent: bool = False
+    agent_id: str | None = None
+    exclude_metrics: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAgg:
+    bucket_us: int | None
+    agent_id: str | None
+    sessions: int
+    agents: int
+    event_count: int
+    tool_call_count: int
+    error_count: int
+    latency_sum: float                # tool_response durationMs
+    latency_count: int
+    cost_usd: float                   # cost_tracked + llm_response
+    cost_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCost:
+    session_id: str
+    cost_usd: float
+    cost_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PercentileQuery:
+    """Exact percentiles (linear interpolation between closest ranks) of ``duration_ms``."""
+
+    from_us: int
+    to_us: int
+    event_types: tuple[str, ...]
+    percentiles: tuple[float, ...] = (0.5, 0.95)     # fractions in [0, 1]
+    buckets: Buckets = field(default_factory=Buckets)
+    group_by: tuple[Dimension, ...] = ()
+    agent_id: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    tool_name: str | None = None
+    exclude_metrics: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PercentileRow:
+    bucket_us: int | None
+    keys: tuple[str | None, ...]
+    count: int
+    values: tuple[float, ...]         # in the order of ``percentiles``
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSessionStats:
+    """Sessions of one agent started in a range (the sessions table, as upstream)."""
+
+    agent_id: str
+    session_count: int
+    event_count: int
+    error_count: int
+    cost_usd: float
+    ended_count: int
+    duration_sum_ms: float
+
+
+def percentile_rank(n: int, p: float) -> tuple[int, float]:
+    """(index of the lower neighbour, fraction towards the upper one) for ``n`` sorted values."""
+    rank = (n - 1) * p
+    low = int(rank)
+    return low, rank - low
+
+
+def interpolate(low: float, high: float | None, fraction: float) -> float:
+    return low if high is None or fraction == 0 else low + (high - low) * fraction
+
+
+# ------------------------------------------------------------------ rollup rows
+
+
+_I = {name: i for i, name in enumerate(EVENT_COLUMNS)}
+_TENANT, _TS, _SESSION, _AGENT = _I["tenant_id"], _I["ts"], _I["session_id"], _I["agent_id"]
+_TYPE, _SEV, _SOURCE, _COST = _I["event_type"], _I["severity"], _I["source"], _I["cost_usd"]
+_IN, _OUT, _DUR = _I["input_tokens"], _I["output_tokens"], _I["duration_ms"]
+_MODEL, _PROVIDER, _TOOL = _I["model"], _I["provider"], _I["tool_name"]
+_CREAD, _CWRITE = _I["cache_read_tokens"], _I["cache_write_tokens"]
+_COST_TYPES = frozenset({"cost_tracked", "llm_response"})
+_ERROR_SEVERITIES = frozenset({"error", "critical"})
+
+SessionRollupRow = tuple[str, int, str, str, int, int, int, int, float, int, float, int]
+EventRollupRow = tuple[str, int, str, str, str, str, str, int, int, int, float, int, int, int, int, float, int]
+
+
+def rollup_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[SessionRollupRow], list[EventRollupRow]]:
+    """The increments of both hourly rollups for these inserted event rows, sorted by key.
+
+    Sorted keys give every writer the same lock order on PostgreSQL (no deadlocks).
+    """
+    sessions: dict[tuple[str, int, str, str, int], list[float]] = {}
+    events: dict[tuple[str, int, str, str, str, str, str, int], list[float]] = {}
+    for r in rows:
+        ts = r[_TS]
+        hour = ts - ts % HOUR_US
+        etype = r[_TYPE]
+        metric = 1 if r[_SOURCE] == "otlp_metric" else 0
+        error = 1 if (r[_SEV] in _ERROR_SEVERITIES or etype == "tool_error") else 0
+        cost = r[_COST]
+        dur = r[_DUR]
+        s = sessions.get((r[_TENANT], hour, r[_AGENT], r[_SESSION], metric))
+        if s is None:
+            s = sessions[(r[_TENANT], hour, r[_AGENT], r[_SESSION], metric)] = [0, 0, 0, 0.0, 0, 0.0, 0]
+        s[0] += 1
+        s[2] += error
+        if etype == "tool_call":
+            s[1] += 1
+        elif etype == "tool_response" and dur is not None:
+            s[3] += dur
+            s[4] += 1
+        if etype in _COST_TYPES:
+            s[6] += 1
+            if cost is not None:
+                s[5] += cost
+        key = (r[_TENANT], hour, r[_AGENT], etype, r[_MODEL] or "", r[_PROVIDER] or "", r[_TOOL] or "", metric)
+        e = events.get(key)
+        if e is None:
+            e = events[key] = [0, 0, 0.0, 0, 0, 0, 0, 0.0, 0]
+        e[0] += 1
+        e[1] += error
+        if cost is not None:
+            e[2] += cost
+        e[3] += r[_IN] or 0
+        e[4] += r[_OUT] or 0
+        e[5] += r[_CREAD] or 0
+        e[6] += r[_CWRITE] or 0
+        if dur is not None:
+            e[7] += dur
+            e[8] += 1
+    session_rows: list[SessionRollupRow] = [
+        (*k, int(v[0]), int(v[1]), int(v[2]), float(v[3]), int(v[4]), float(v[5]), int(v[6]))
+        for k, v in sorted(sessions.items())
+    ]
+    event_rows: list[EventRollupRow] = [
+        (*k, int(v[0]), int(v[1]), float(v[2]), int(v[3]), int(v[4]), int(v[5]), int(v[6]), float(v[7]), int(v[8]))
+        for k, v in sorted(events.items())
+    ]
+    return session_rows, event_rows

@@ -1,0 +1,184 @@
+"""SQLiteStore's analytics and spans half: rollup upkeep in the ingest transaction, aggregations, span reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import aiosqlite
+
+from store.aggregates import (
+    HOUR_US,
+    AgentSessionStats,
+    Buckets,
+    EventAgg,
+    EventAggQuery,
+    PercentileQuery,
+    PercentileRow,
+    SessionAgg,
+    SessionAggQuery,
+    SessionCost,
+    rollup_rows,
+    split_range,
+)
+from store.aggregates_fold import agent_stats, analytics_result, percentile_rows
+from store.model import AnalyticsParams, AnalyticsResult, StoredEvent
+from store.plan import EventRow
+from store.spans import NewSpan, SpanScan, StoredSpan
+from store.sqlite import queries as q
+from store.sqlite import rows
+from store.sqlite.connections import SQLiteConnections
+
+__all__ = ("AnalyticsMixin", "after_retention", "write_rollups_and_spans")
+
+_IN_CHUNK = 500
+_SPAN_DELETE_BATCH = 5000
+
+
+async def write_rollups_and_spans(
+    db: aiosqlite.Connection, event_rows: Sequence[EventRow], spans: Sequence[NewSpan],
+) -> None:
+    """Inside the insert transaction: rollup increments of the inserted events, then the spans."""
+    if event_rows:
+        session_rows, event_rollup = rollup_rows(event_rows)
+        await db.executemany(q.UPSERT_ROLLUP_SESSIONS, session_rows)
+        await db.executemany(q.UPSERT_ROLLUP_EVENTS, event_rollup)
+    if spans:
+        resources: dict[tuple[str, str], tuple[str, int]] = {}
+        for s in spans:
+            key = (s.tenant_id, s.resource_key)
+            seen = resources.get(key)
+            if seen is None or s.start_ns > seen[1]:
+                resources[key] = (s.resource_json, s.start_ns)
+        await db.executemany(q.UPSERT_SPAN_RESOURCE, [(t, k, body, last) for (t, k), (body, last) in resources.items()])
+        await db.executemany(q.INSERT_SPAN, [(
+            s.tenant_id, s.trace_id, s.span_id, s.parent_span_id, s.session_id, s.agent_id, s.service_name, s.name,
+            s.kind, s.start_ns, s.end_ns, s.duration_ns, s.status_code, s.resource_key, s.body_json,
+        ) for s in spans])
+
+
+async def after_retention(conns: SQLiteConnections, tenant: str, cutoff_us: int, batch_size: int) -> None:
+    """Events up to ``cutoff_us`` are gone: fix the rollups and delete the spans that started by then."""
+    hour = cutoff_us - cutoff_us % HOUR_US
+    async with conns.write() as db:
+        await db.execute(q.DELETE_ROLLUP_SESSIONS_UNTIL, (tenant, hour))
+        await db.execute(q.DELETE_ROLLUP_EVENTS_UNTIL, (tenant, hour))
+        await db.execute(q.RECOMPUTE_ROLLUP_SESSIONS, (tenant, hour, hour + HOUR_US))
+        await db.execute(q.RECOMPUTE_ROLLUP_EVENTS, (tenant, hour, hour + HOUR_US))
+    cutoff_ns = cutoff_us * 1000
+    while True:
+        async with conns.write() as db:
+            cur = await db.execute(q.DELETE_SPANS_BATCH, (tenant, cutoff_ns, batch_size or _SPAN_DELETE_BATCH))
+            deleted = cur.rowcount
+            if deleted < (batch_size or _SPAN_DELETE_BATCH):
+                await db.execute(q.DELETE_STALE_SPAN_RESOURCES, (tenant, cutoff_ns))
+        if deleted < (batch_size or _SPAN_DELETE_BATCH):
+            return
+
+
+def _stored_span(r: Sequence[Any]) -> StoredSpan:
+    return StoredSpan(
+        tenant_id=r[0], trace_id=r[1], span_id=r[2], parent_span_id=r[3], session_id=r[4], agent_id=r[5],
+        service_name=r[6], name=r[7], kind=int(r[8]), start_ns=int(r[9]), end_ns=int(r[10]),
+        status_code=int(r[11]), resource_key=r[12], resource_json=r[13], body_json=r[14],
+    )
+
+
+def _key(value: Any) -> str | None:
+    return value if value else None
+
+
+class AnalyticsMixin:
+    """Aggregations (rollups + the events at the range's edges) and the span reads of the Tempo API."""
+
+    _c: SQLiteConnections
+
+    async def _all(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        async with self._c.read() as db, db.execute(sql, args) as cur:
+            return list(await cur.fetchall())
+
+    async def aggregate_sessions(self, tenant: str, query: SessionAggQuery) -> list[SessionAgg]:
+        full, raw = split_range(query.from_us, query.to_us, query.buckets)
+        if full is None and not raw:
+            return []
+        sql, args = q.session_agg(tenant, query, full, raw)
+        return [
+            SessionAgg(
+                bucket_us=None if r[0] is None else int(r[0]), agent_id=r[1], sessions=int(r[2]), agents=int(r[3]),
+                event_count=int(r[4]), tool_call_count=int(r[5] or 0), error_count=int(r[6] or 0),
+                latency_sum=float(r[7] or 0), latency_count=int(r[8] or 0), cost_usd=float(r[9] or 0),
+                cost_count=int(r[10] or 0),
+            )
+            for r in await self._all(sql, args) if r[4]
+        ]
+
+    async def aggregate_events(self, tenant: str, query: EventAggQuery) -> list[EventAgg]:
+        full, raw = split_range(query.from_us, query.to_us, query.buckets)
+        if full is None and not raw:
+            return []
+        sql, args = q.event_agg(tenant, query, full, raw)
+        n = len(query.group_by)
+        return [
+            EventAgg(
+                bucket_us=None if r[0] is None else int(r[0]), keys=tuple(_key(v) for v in r[1:1 + n]),
+                event_count=int(r[1 + n]), error_count=int(r[2 + n] or 0), cost_usd=float(r[3 + n] or 0),
+                input_tokens=int(r[4 + n]), output_tokens=int(r[5 + n]), cache_read_tokens=int(r[6 + n]),
+                cache_write_tokens=int(r[7 + n]), duration_sum=float(r[8 + n] or 0), duration_count=int(r[9 + n] or 0),
+            )
+            for r in await self._all(sql, args) if r[1 + n]
+        ]
+
+    async def top_sessions_by_cost(self, tenant: str, query: SessionAggQuery, limit: int) -> list[SessionCost]:
+        full, raw = split_range(query.from_us, query.to_us, Buckets())
+        if full is None and not raw:
+            return []
+        sql, args = q.top_sessions_by_cost(tenant, query, full, raw, limit)
+        return [SessionCost(r[0], float(r[1] or 0), int(r[2])) for r in await self._all(sql, args)]
+
+    async def duration_percentiles(self, tenant: str, query: PercentileQuery) -> list[PercentileRow]:
+        if query.from_us > query.to_us or not query.percentiles:
+            return []
+        sql, args = q.duration_percentiles(tenant, query)
+        return percentile_rows(await self._all(sql, args), query)
+
+    async def agent_session_stats(self, tenant: str, from_us: int, to_us: int) -> list[AgentSessionStats]:
+        async with self._c.read() as db:
+            async with db.execute(q.AGENT_SESSION_TOTALS, (tenant, from_us, to_us)) as cur:
+                totals = list(await cur.fetchall())
+            async with db.execute(q.AGENT_ENDED_SESSIONS, (tenant, from_us, to_us)) as cur:
+                ended = list(await cur.fetchall())
+        return agent_stats(totals, ended)
+
+    async def get_analytics(self, tenant: str, params: AnalyticsParams) -> AnalyticsResult:
+        whole = SessionAggQuery(params.from_us, params.to_us, agent_id=params.agent_id,
+                                exclude_metrics=params.exclude_metrics)
+        buckets = await self.aggregate_sessions(tenant, replace(whole, buckets=Buckets(params.granularity)))
+        return analytics_result(buckets, await self.aggregate_sessions(tenant, whole))
+
+    # ------------------------------------------------------------------ spans
+
+    async def scan_spans(self, tenant: str, scan: SpanScan) -> list[StoredSpan]:
+        sql, args = q.scan_spans(tenant, scan)
+        return [_stored_span(r) for r in await self._all(sql, args)]
+
+    async def get_trace_spans(self, tenant: str, trace_ids: Sequence[str]) -> list[StoredSpan]:
+        found: list[StoredSpan] = []
+        ids = list(dict.fromkeys(trace_ids))
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i:i + _IN_CHUNK]
+            found.extend(_stored_span(r) for r in await self._all(
+                q.in_marks(q.SELECT_TRACE_SPANS, len(chunk)), (tenant, *chunk)))
+        return found
+
+    async def list_span_resources(self, tenant: str, since_ns: int, limit: int) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in await self._all(q.SELECT_SPAN_RESOURCES, (tenant, since_ns, limit))]
+
+    async def get_trace_events(
+        self, tenant: str, session_ids: Sequence[str], from_us: int, to_us: int, limit: int,
+    ) -> list[StoredEvent]:
+        ids = list(dict.fromkeys(session_ids))[:_IN_CHUNK]
+        if not ids:
+            return []
+        sql = q.in_marks(q.SELECT_TRACE_EVENTS, len(ids))
+        return [rows.stored_event(r) for r in await self._all(sql, (tenant, *ids, from_us, to_us, limit))]
