@@ -231,7 +231,9 @@ def _status(request: web.Request, status: int, message: str, encoding: Encoding 
         LOG.info("OTLP %s %s -> %d: %s", request.method, request.path, status, message[:200])
     metrics = request.app.get(metrics_key)
     if metrics is not None:
-        metrics.requests_rejected.labels(route=request.path[:32], status=str(status)).inc()
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "other"  # bounded label values
+        metrics.requests_rejected.labels(route=route, status=str(status)).inc()
     return web.Response(status=status, body=status_body(GRPC_CODES.get(status, 2), message, enc),
                         content_type=CONTENT_TYPES[enc], headers=headers)
 
