@@ -21,7 +21,7 @@ async def _key(store: Store, tenant: str, scopes: list[str]) -> str:
     return raw
 
 
-async def test_c35_auth_failures_and_tenant(make_otlp_client: OtlpClientFactory, sqlite_store: Store) -> None:
+async def test_auth_failures_and_tenant(make_otlp_client: OtlpClientFactory, sqlite_store: Store) -> None:
     client = await make_otlp_client(store=sqlite_store, auth="required")
     # no key: 401, Status in the request's encoding
     resp = await client.post("/v1/traces", data=to_protobuf(DOC), headers={"Content-Type": "application/x-protobuf"})
