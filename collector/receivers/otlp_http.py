@@ -45,7 +45,9 @@ from collector.mapping.otlp_wire import (
     media_encoding,
     status_body,
 )
+from collector.tempo.codec import new_spans
 from store.errors import RetryableStoreError
+from store.spans import NewSpan
 
 __all__ = ("OtlpState", "add_routes", "otlp_state_key")
 
@@ -136,9 +138,11 @@ async def _handle(request: web.Request, *, signal: Signal) -> web.StreamResponse
                 result = await _map(signal, encoding, body, tenant, state, now_ns=app[clock_key]() * 1000)
             except DecodeError as exc:
                 return _status(request, 400, str(exc), encoding)
+            spans = await _span_rows(result, tenant, offload=len(body) >= OFFLOAD_BYTES)
             del body
-        if result.events:
-            await pipeline.submit(result.events, source="otlp")
+        if result.events or spans:
+            # the spans (for the Tempo API) commit in the same transaction as their events
+            await pipeline.submit(result.events, source="otlp", spans=spans)
     except Overloaded as exc:
         return _status(request, 503, str(exc), encoding, {"Retry-After": str(exc.retry_after)})
     except RetryableStoreError:
@@ -171,6 +175,14 @@ async def _map(signal: Signal, encoding: Encoding, body: bytes, tenant: str, sta
     if len(body) >= OFFLOAD_BYTES:
         return await asyncio.to_thread(call)
     return call()
+
+
+async def _span_rows(result: MappingResult, tenant: str, *, offload: bool) -> list[NewSpan]:
+    """The decoded spans as rows to store (collector.tempo.codec), off the event loop for big bodies."""
+    if not result.spans:
+        return []
+    call = partial(new_spans, result.spans, result.events, tenant)
+    return await asyncio.to_thread(call) if offload else call()
 
 
 async def _read_body(request: web.Request, coding: str | None, limit: int) -> bytes:

@@ -133,6 +133,13 @@ def _strings(doc: Any, names: frozenset[str], out: set[str]) -> None:
             _strings(v, names, out)
 
 
+def unechoed(body: bytes, *sent: str) -> bytes:
+    """The body without the values the request itself carried (a 404 may quote the path it got)."""
+    for value in sent:
+        body = body.replace(value.encode(), b"")
+    return body
+
+
 ID_FIELDS = frozenset({"id", "sessionId", "agentId", "ruleId", "traceId", "traceID"})
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 
@@ -188,13 +195,13 @@ async def test_tenant_b_never_sees_or_touches_tenant_a(env: AuthEnv) -> None:
         if not has_params(canonical):
             for params in (None, a_filters):
                 status, body, _ = await call(env, "GET", canonical, b, params)
-                assert MARKER.encode() not in body, (canonical, params, status, body[:300])
+                assert MARKER.encode() not in unechoed(body, *(params or {}).values()), (canonical, params, body[:300])
             continue
         a_found = False
         for candidate in sorted(candidates):
             path = fill(canonical, candidate)
             status, body, _ = await call(env, "GET", path, b)
-            assert MARKER.encode() not in body, (path, status, body[:300])
+            assert MARKER.encode() not in unechoed(body, candidate), (path, status, body[:300])
             if canonical.startswith("/api/"):
                 assert status in (400, 404), (path, status, body[:300])
             a_status, a_body, _ = await call(env, "GET", path, a)
