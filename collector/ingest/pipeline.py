@@ -14,6 +14,7 @@ from collector.metrics import Metrics
 from store.errors import RetryableStoreError
 from store.interface import Store
 from store.model import InsertResult, NewEvent
+from store.spans import NewSpan
 
 __all__ = ("CommitListener", "IngestPipeline", "Overloaded", "ShuttingDown")
 
@@ -46,10 +47,12 @@ class _Batch:
     size: int
     future: asyncio.Future[InsertResult]
     source: str
+    spans: Sequence[NewSpan] = ()   # OTLP spans stored in the same transaction as the events
 
 
-def _event_bytes(events: Sequence[NewEvent]) -> int:
-    return sum(len(e.payload_json) + len(e.metadata_json) + 200 for e in events)
+def _event_bytes(events: Sequence[NewEvent], spans: Sequence[NewSpan] = ()) -> int:
+    return (sum(len(e.payload_json) + len(e.metadata_json) + 200 for e in events)
+            + sum(len(s.body_json) + 200 for s in spans))
 
 
 class IngestPipeline:
@@ -144,19 +147,21 @@ class IngestPipeline:
         finally:
             self._inflight -= nbytes
 
-    async def submit(self, events: Sequence[NewEvent], *, source: str = "native") -> InsertResult:
-        """Queue the events and wait until they are committed; returns their outcomes."""
+    async def submit(
+        self, events: Sequence[NewEvent], *, source: str = "native", spans: Sequence[NewSpan] = (),
+    ) -> InsertResult:
+        """Queue the events (and spans) and wait until they are committed; returns their outcomes."""
         if not self._accepting:
             raise ShuttingDown()
-        if not events:
+        if not events and not spans:
             return InsertResult((), 0, 0, ())
-        size = _event_bytes(events)
+        size = _event_bytes(events, spans)
         if self._queue and (
             self._queued_events + len(events) > self._max_events or self._queued_bytes + size > self._max_bytes
         ):
             raise Overloaded()
         future: asyncio.Future[InsertResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Batch(events, size, future, source))
+        self._queue.append(_Batch(events, size, future, source, spans))
         self._queued_events += len(events)
         self._queued_bytes += size
         self._set_gauges()
@@ -200,9 +205,10 @@ class IngestPipeline:
 
     async def _commit(self, group: list[_Batch]) -> None:
         events = [e for b in group for e in b.events]
+        spans = [s for b in group for s in b.spans]
         start = time.perf_counter()
         try:
-            result = await self._store.insert_events(events)
+            result = await (self._store.insert_events(events, spans) if spans else self._store.insert_events(events))
         except RetryableStoreError as exc:
             LOG.warning("store unavailable, %d events refused: %s", len(events), exc)
             for b in group:

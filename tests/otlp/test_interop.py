@@ -200,10 +200,10 @@ class GatedStore:
         self.gate = asyncio.Event()
         self.writes_started = 0
 
-    async def insert_events(self, events: Any) -> Any:
+    async def insert_events(self, events: Any, spans: Any = ()) -> Any:
         self.writes_started += 1
         await self.gate.wait()
-        return await self.inner.insert_events(events)
+        return await self.inner.insert_events(events, spans)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

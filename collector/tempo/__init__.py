@@ -1,0 +1,1 @@
+"""The Tempo HTTP API subset under /tempo (trace by id, search with a TraceQL subset, tags)."""
