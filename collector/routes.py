@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from collector.api import agents, alerts, config, events, health, keys, openapi, retention, sessions
-from collector.receivers import native
+from collector.receivers import native, otlp_http
 from collector.stream import sse
 
 __all__ = ("setup_routes",)
@@ -44,3 +44,5 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/stream", sse.stream, allow_head=False)  # HEAD would start an endless stream
     # the collector's own metrics
     r.add_get("/metrics", health.metrics)
+    # OTLP/HTTP: /v1/traces, /v1/logs, /v1/metrics (and 404/405 answers for the rest of /v1/)
+    otlp_http.add_routes(app)
