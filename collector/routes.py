@@ -7,6 +7,7 @@ from aiohttp import web
 from collector.api import agents, alerts, config, events, health, keys, openapi, retention, sessions
 from collector.receivers import native, otlp_http
 from collector.stream import sse
+from collector.tempo import api as tempo
 
 __all__ = ("setup_routes",)
 
@@ -42,6 +43,16 @@ def setup_routes(app: web.Application) -> None:
     r.add_put("/api/config", config.put_config)
     r.add_post("/api/retention/run", retention.run_retention)
     r.add_get("/api/stream", sse.stream, allow_head=False)  # HEAD would start an endless stream
+    # Grafana: the Tempo API subset (trace view, search, tag autocomplete)
+    r.add_get("/tempo/api/echo", tempo.echo)
+    r.add_get("/tempo/api/status/buildinfo", tempo.buildinfo)
+    r.add_get("/tempo/api/traces/{traceId}", tempo.trace_by_id)
+    r.add_get("/tempo/api/v2/traces/{traceId}", tempo.trace_by_id_v2)
+    r.add_get("/tempo/api/search", tempo.search_traces)
+    r.add_get("/tempo/api/search/tags", tempo.search_tags)
+    r.add_get("/tempo/api/v2/search/tags", tempo.search_tags_v2)
+    r.add_get("/tempo/api/search/tag/{tag}/values", tempo.search_tag_values)
+    r.add_get("/tempo/api/v2/search/tag/{tag}/values", tempo.search_tag_values_v2)
     # the collector's own metrics
     r.add_get("/metrics", health.metrics)
     # OTLP/HTTP: /v1/traces, /v1/logs, /v1/metrics (and 404/405 answers for the rest of /v1/)

@@ -569,7 +569,7 @@ ON CONFLICT (tenant_id, key) DO UPDATE SET last_seen_ns = MAX(last_seen_ns, excl
 """
 _SPAN_FIELDS = (
     "s.tenant_id, s.trace_id, s.span_id, s.parent_span_id, s.session_id, s.agent_id, s.service_name, s.name, "
-    "s.kind, s.start_ns, s.end_ns, s.status_code, s.resource_key, COALESCE(r.body, '{}'), s.body"
+    "s.kind, s.start_ns, s.end_ns, s.status_code, s.resource_key, COALESCE(r.body, ''), s.body"
 )
 _SPAN_FROM = "FROM spans s LEFT JOIN span_resources r ON r.tenant_id = s.tenant_id AND r.key = s.resource_key"
 SELECT_TRACE_SPANS = (
