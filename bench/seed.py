@@ -109,6 +109,16 @@ async def _seed_into(url: str, events: int, days: float) -> dict[str, Any]:
         await store.close()
 
 
+def _prune(keep: str) -> None:
+    """Delete older cached SQLite seeds of the same size (other seed versions or migrations)."""
+    size = keep.split("_")[1]
+    for old in CACHE.glob(f"seed_{size}_*.db"):
+        if old.stem != keep:
+            log(f"removing the outdated cached seed {old.name}")
+            old.with_suffix(".sqlite.json").unlink(missing_ok=True)
+            old.unlink(missing_ok=True)
+
+
 def ensure_seed(events: int, days: float = 7.0, *, force: bool = False) -> SeedInfo:
     """The seeded database for these parameters, seeding it first unless it is cached."""
     admin = pg_admin_url()
@@ -138,6 +148,7 @@ def ensure_seed(events: int, days: float = 7.0, *, force: bool = False) -> SeedI
         meta = asyncio.run(_seed_into(f"sqlite:///{tmp}", events, days))
         os.replace(tmp, target.path)  # closed cleanly: the WAL is checkpointed and gone
         meta["file_bytes"] = target.path.stat().st_size
+        _prune(key)
     meta["key"] = key
     sidecar.write_bytes(orjson.dumps(meta))  # written last: its presence means the seed is complete
     log(f"seeded in {meta['seconds']} s: {meta['sessions']:,} sessions, {len(meta['long_sessions'])} of 1,000 events")
