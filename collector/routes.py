@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from collector.api import agents, alerts, config, events, health, keys, openapi, retention, sessions
+from collector.api import agents, alerts, analytics, config, events, health, keys, openapi, retention, sessions
 from collector.receivers import native, otlp_http
 from collector.stream import sse
 from collector.tempo import api as tempo
@@ -25,6 +25,11 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/agents", agents.list_agents)
     r.add_get("/api/agents/{id}", agents.get_agent)
     r.add_get("/api/stats", health.stats)
+    r.add_get("/api/analytics", analytics.analytics)
+    r.add_get("/api/analytics/costs", analytics.analytics_costs)
+    r.add_get("/api/analytics/llm", analytics.analytics_llm)
+    r.add_get("/api/analytics/tools", analytics.analytics_tools)
+    r.add_get("/api/analytics/agents", analytics.analytics_agents)
     r.add_get("/api/health", health.health)
     r.add_get("/api/openapi.json", openapi.openapi_json)
     # API keys of the caller's tenant (manage scope)

@@ -30,6 +30,7 @@ NSTR: Schema = {"type": "string", "nullable": True}
 INT: Schema = {"type": "integer"}
 NINT: Schema = {"type": "integer", "nullable": True}
 NUM: Schema = {"type": "number"}
+NNUM: Schema = {"type": "number", "nullable": True}
 BOOL: Schema = {"type": "boolean"}
 ANY: Schema = {}
 OBJ: Schema = {"type": "object"}
@@ -136,6 +137,37 @@ SCHEMAS: dict[str, Schema] = {
     "RetentionRun": obj({"tenantId": STR, "retentionDays": INT, "deletedCount": INT, "sessionsDeleted": INT,
                          "anchoredSessions": INT, "cutoff": NSTR, "skipped": BOOL, "durationMs": NUM}),
     "EventStream": {"type": "string", "description": "text/event-stream: event, session_update, alert, heartbeat"},
+    # analytics (api.md §5): costs are cost_tracked + llm_response; percentiles null when nothing was timed
+    "Analytics": obj({
+        "buckets": arr(obj({"timestamp": STR, "eventCount": INT, "toolCallCount": INT, "errorCount": INT,
+                            "avgLatencyMs": NUM, "totalCostUsd": NUM, "uniqueSessions": INT})),
+        "totals": obj({"eventCount": INT, "toolCallCount": INT, "errorCount": INT, "avgLatencyMs": NUM,
+                       "totalCostUsd": NUM, "uniqueSessions": INT, "uniqueAgents": INT}),
+    }),
+    "CostAnalytics": obj({
+        "byAgent": arr(obj({"agentId": STR, "totalCostUsd": NUM, "totalInputTokens": INT, "totalOutputTokens": INT,
+                            "totalTokens": INT, "cacheReadTokens": INT, "cacheWriteTokens": INT, "eventCount": INT})),
+        "byModel": arr(obj({"model": STR, "totalCostUsd": NUM, "eventCount": INT})),
+        "bySession": arr(obj({"sessionId": STR, "totalCostUsd": NUM, "eventCount": INT})),
+        "byTool": arr(obj({"toolName": STR, "totalCostUsd": NUM, "eventCount": INT})),
+        "overTime": arr(obj({"bucket": STR, "totalCostUsd": NUM, "eventCount": INT,
+                             "byAgent": {"type": "object", "additionalProperties": NUM}})),
+        "totals": obj({"totalCostUsd": NUM, "totalInputTokens": INT, "totalOutputTokens": INT, "totalTokens": INT}),
+    }),
+    "LlmAnalytics": obj({
+        "summary": obj({"totalCalls": INT, "totalCostUsd": NUM, "totalInputTokens": INT, "totalOutputTokens": INT,
+                        "avgLatencyMs": NUM, "avgCostPerCall": NUM, "p50LatencyMs": NNUM, "p95LatencyMs": NNUM}),
+        "byModel": arr(obj({"provider": NSTR, "model": NSTR, "calls": INT, "costUsd": NUM, "inputTokens": INT,
+                            "outputTokens": INT, "avgLatencyMs": NUM, "p50LatencyMs": NNUM, "p95LatencyMs": NNUM})),
+        "byTime": arr(obj({"bucket": STR, "calls": INT, "costUsd": NUM, "inputTokens": INT, "outputTokens": INT,
+                           "avgLatencyMs": NUM})),
+    }),
+    "ToolAnalytics": obj({"tools": arr(obj({"toolName": STR, "callCount": INT, "errorCount": INT, "errorRate": NUM,
+                                            "avgDurationMs": NUM, "p50DurationMs": NNUM,
+                                            "p95DurationMs": NNUM}))}),
+    "AgentAnalytics": obj({"agents": arr(obj({"agentId": STR, "sessionCount": INT, "totalEvents": INT,
+                                              "totalErrors": INT, "errorRate": NUM, "totalCostUsd": NUM,
+                                              "avgDurationMs": NUM}))}),
 }
 # an update takes any subset of the create fields
 SCHEMAS["AlertRuleUpdate"] = optional(SCHEMAS["AlertRuleCreate"]["properties"])
@@ -156,6 +188,12 @@ EVENT_FILTERS = (
     query("sessionId"), query("agentId"), query("eventType", STR, "comma list"),
     query("severity", STR, "comma list"), FROM, TO, query("search", STR, "payload substring"),
     query("excludeMetrics", BOOL), LIMIT, OFFSET, query("order", {"type": "string", "enum": ["asc", "desc"]}),
+)
+ANALYTICS_FILTERS = (
+    FROM, TO, query("range", {"type": "string", "enum": ["1h", "6h", "24h", "3d", "7d", "30d"]},
+                    "used when 'from' is absent; default (and unknown values) 24h"),
+    query("granularity", {"type": "string", "enum": ["hour", "day", "week"]}),
+    query("agentId"), query("excludeMetrics", BOOL, "leave out events from OTLP metrics (default false)"),
 )
 SESSION_FILTERS = (
     query("agentId"), query("status", STR, "comma list of active, idle, completed, error"), FROM, TO,
@@ -197,6 +235,16 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/agents", "List agents", "AgentList"),
     Op("GET", "/api/agents/{id}", "One agent", "Agent"),
     Op("GET", "/api/stats", "Storage statistics for the caller's tenant", "Stats"),
+    Op("GET", "/api/analytics", "Event counts, errors, tool latency and cost per hour/day/week", "Analytics",
+       params=ANALYTICS_FILTERS, bad_request=True),
+    Op("GET", "/api/analytics/costs", "Cost by agent, model, session, tool and over time", "CostAnalytics",
+       params=ANALYTICS_FILTERS, bad_request=True),
+    Op("GET", "/api/analytics/llm", "LLM calls, tokens, cost and latency (P50/P95) per model", "LlmAnalytics",
+       params=(*ANALYTICS_FILTERS, query("model"), query("provider")), bad_request=True),
+    Op("GET", "/api/analytics/tools", "Tool calls, errors and durations per tool", "ToolAnalytics",
+       params=ANALYTICS_FILTERS, bad_request=True),
+    Op("GET", "/api/analytics/agents", "Sessions, events, errors and cost per agent", "AgentAnalytics",
+       params=ANALYTICS_FILTERS, bad_request=True),
     Op("POST", "/api/keys", "Create an API key (the raw key is shown once)", "NewApiKey", 201, body="KeyCreate"),
     Op("GET", "/api/keys", "List the tenant's API keys", "ApiKeyList"),
     Op("DELETE", "/api/keys/{id}", "Revoke an API key", "KeyRevoked", conflict=True),
