@@ -210,3 +210,24 @@ async def test_golden_fixture_through_the_server(otlp_client: TestClient[Any, An
     for session in {e["sessionId"] for e in stored}:
         verify = await (await otlp_client.get(f"/api/sessions/{session}/verify")).json()
         assert verify["valid"] is True
+
+
+def test_cumulative_cost_deltas_use_committed_values_only() -> None:
+    """A request whose events were not committed (503) must not move the series forward."""
+    from collector.mapping.otlp_memo import OtlpMemo
+    from tests.otlp.builders import SECOND, T0, events_of, map_doc, point, sum_metric
+
+    memo = OtlpMemo()
+
+    def cost(value: float, at: int) -> tuple[float, Any]:
+        doc = sum_metric("claude_code.cost.usage", [point(value, {"session.id": "s"}, time=T0 + at * SECOND,
+                                                          start=T0)], temporality=2)
+        result = map_doc(doc, "metrics", memo=memo)
+        return events_of(result)[0]["payload"]["costUsd"], result
+
+    first, result = cost(0.5, 10)
+    assert first == 0.5
+    assert cost(0.75, 20)[0] == 0.75  # nothing committed yet: the whole cumulative value
+    memo.commit_series(result.series_updates)  # the first request committed
+    later, result = cost(0.75, 20)
+    assert later == 0.25
