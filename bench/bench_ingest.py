@@ -19,7 +19,8 @@ TARGET_P95_FIXED_MS = 10
 
 def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (streams)")
-    parser.add_argument("--client-procs", type=int, default=2, help="client processes sharing the streams")
+    parser.add_argument("--client-procs", type=int, default=None,
+                        help="client processes sharing the streams (default 2; 1 in --smoke)")
     parser.add_argument("--rate", type=float, default=2000, help="offered events/s of the fixed-load phase")
     parser.add_argument("--profile", type=Path, default=None,
                         help="record the server with py-spy during the first throughput window into this file")
@@ -33,14 +34,15 @@ def main() -> int:
     if args.profile is not None and py_spy_path() is None:
         log("--profile needs py-spy: .venv/bin/pip install py-spy")
         return 2
+    client_procs = args.client_procs or mode.pick(smoke=1, quick=2, full=2)
     base = LoadConfig(
-        concurrency=args.concurrency, client_procs=args.client_procs,
+        concurrency=args.concurrency, client_procs=client_procs,
         warmup=mode.pick(smoke=0.5, quick=2.0, full=3.0),
         duration=mode.pick(smoke=1.5, quick=6.0, full=15.0),
         pool_batches=mode.pick(smoke=6, quick=40, full=100),
     )
     fixed = LoadConfig(
-        concurrency=args.concurrency, client_procs=args.client_procs, rate=args.rate,
+        concurrency=args.concurrency, client_procs=client_procs, rate=args.rate,
         warmup=mode.pick(smoke=0.3, quick=1.0, full=2.0),
         duration=mode.pick(smoke=1.5, quick=6.0, full=15.0),
         pool_batches=mode.pick(smoke=6, quick=20, full=50),
