@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from collector.api import agents, alerts, analytics, config, events, health, keys, openapi, retention, sessions
+from collector.grafana import api as grafana
 from collector.receivers import native, otlp_http
 from collector.stream import sse
 from collector.tempo import api as tempo
@@ -58,6 +59,15 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/tempo/api/v2/search/tags", tempo.search_tags_v2)
     r.add_get("/tempo/api/search/tag/{tag}/values", tempo.search_tag_values)
     r.add_get("/tempo/api/v2/search/tag/{tag}/values", tempo.search_tag_values_v2)
+    # Grafana: the simpod JSON data source (its queries are POSTs, but read-only)
+    r.add_get("/grafana", grafana.health)
+    r.add_get("/grafana/", grafana.health)
+    r.add_post("/grafana/metrics", grafana.metrics)
+    r.add_post("/grafana/metric-payload-options", grafana.metric_payload_options)
+    r.add_post("/grafana/query", grafana.query)
+    r.add_post("/grafana/variable", grafana.variable)
+    r.add_post("/grafana/tag-keys", grafana.tag_keys)
+    r.add_post("/grafana/tag-values", grafana.tag_values)
     # the collector's own metrics
     r.add_get("/metrics", health.metrics)
     # OTLP/HTTP: /v1/traces, /v1/logs, /v1/metrics (and 404/405 answers for the rest of /v1/)
