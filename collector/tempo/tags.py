@@ -98,7 +98,6 @@ async def tag_values(
     spans = [s for s in await _sample(store, tenant, start_ns, end_ns) if where is True or matches(where, s)]
     found: dict[tuple[str, str], None] = {}
     if scope == "intrinsic":
-        ids = {s.span_id for s in spans}
         if name == "name":
             _collect((s.name for s in spans), found)
         elif name == "statusMessage":
@@ -106,8 +105,7 @@ async def tag_values(
         elif name == "rootName":
             _collect((s.name for s in spans if not s.parent_span_id), found)
         elif name == "rootServiceName":
-            _collect((s.resource.service_name for s in spans if not s.parent_span_id or s.parent_span_id not in ids),
-                     found)
+            _collect((s.resource.service_name for s in spans if not s.parent_span_id), found)
         return sorted(found)
     if scope in ("span", "any"):
         _collect((s.attributes[name] for s in spans if name in s.attributes), found)

@@ -127,7 +127,7 @@ _TOKEN: Final = re.compile(r"""
     (?P<ws>\s+)
   | (?P<str>"(?:[^"\\]|\\.)*")
   | (?P<raw>`[^`]*`)
-  | (?P<num>-?\d+(?:\.\d+)?(?:e[+-]?\d+)?(?:ns|us|µs|ms|s|m|h)?(?![\w.]))
+  | (?P<num>-?\d+(?:\.\d+)?(?:e[+-]?\d+)?(?:(?:ns|us|µs|ms|s|m|h)(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))*)?(?![\w.]))
   | (?P<op>&&|\|\||!>>|!<<|&>>|&<<|>>|<<|=~|!~|!=|>=|<=|&>|&<|&~|!>|!<|[{}()=<>~!|+\-*/%^,&])
   | (?P<word>[^\s{}()=!<>~&|"`,+*/%^]+)
 """, re.VERBOSE)
@@ -313,8 +313,7 @@ class _Parser:
         if kind in ("str", "raw"):
             return _string((kind, text))
         if kind == "num":
-            m = _DURATION.fullmatch(text)
-            if m is not None:
+            if text[-1].isalpha():
                 return Duration(parse_duration(text))
             number = float(text)
             return int(text) if re.fullmatch(r"-?\d+", text) else number
@@ -380,7 +379,7 @@ def parse_traceql(text: str) -> Query:
     return _Parser(text).query()
 
 
-_LOGFMT: Final = re.compile(r'\s*([^\s=]+)=(?:"((?:[^"\\]|\\.)*)"|(\S*))')
+_LOGFMT: Final = re.compile(r'\s*([^\s=]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]\S*|)(?=\s|$))')
 
 
 def parse_legacy(tags: str | None, min_duration: str | None, max_duration: str | None) -> Query:
