@@ -13,6 +13,7 @@ __all__ = (
     "now_us",
     "parse_query_time",
     "parse_rfc3339",
+    "parse_rfc3339_or",
 )
 
 # YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM); 'T'/'Z' may be lower case (RFC 3339 §5.6).
@@ -63,6 +64,14 @@ def parse_rfc3339(text: str) -> int:
         offset_s = (oh * 3600 + om * 60) * (1 if m[9] == "+" else -1)
     seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_s
     return seconds * _US_PER_S + micros
+
+
+def parse_rfc3339_or(text: str, fallback_us: int) -> int:
+    """``parse_rfc3339(text)``, or ``fallback_us`` when the text is not RFC 3339."""
+    try:
+        return parse_rfc3339(text)
+    except ValueError:
+        return fallback_us
 
 
 def parse_query_time(text: str) -> int:

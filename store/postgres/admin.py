@@ -24,21 +24,9 @@ from store.postgres import rows
 from store.postgres.analytics import after_retention
 from store.postgres.connections import PgConnections
 from store.postgres.maintenance import apply_retention
-from store.timefmt import parse_rfc3339
+from store.timefmt import format_ms, parse_rfc3339_or
 
-__all__ = ("AdminMixin", "iso_now", "ts_or")
-
-
-def iso_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
-
-
-def ts_or(text: str, fallback_us: int) -> int:
-    """The RFC 3339 text as unix microseconds, or ``fallback_us`` when it does not parse."""
-    try:
-        return parse_rfc3339(text)
-    except ValueError:
-        return fallback_us
+__all__ = ("AdminMixin",)
 
 
 def _affected(status: str) -> int:
@@ -54,10 +42,14 @@ class AdminMixin:
     _clock_us: Callable[[], int]
     _new_id: Callable[[], str]
 
+    def _now_iso(self) -> str:
+        """The store clock as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (one reading, never mixed)."""
+        return format_ms(self._clock_us())
+
     # ------------------------------------------------------------------ alert rules and history
 
     async def create_alert_rule(self, tenant: str, rule: AlertRuleInput) -> AlertRule:
-        now = iso_now()
+        now = self._now_iso()
         stored = AlertRule(
             id=self._new_id(), name=rule.name, enabled=rule.enabled, condition=rule.condition,
             threshold=rule.threshold, window_minutes=rule.window_minutes, scope_agent_id=rule.scope_agent_id,
@@ -73,7 +65,7 @@ class AdminMixin:
             found = await conn.fetchrow(q.SELECT_ALERT_RULE_FOR_UPDATE, tenant, rule_id)
             if found is None:
                 raise NotFound("Alert rule not found")
-            updated = rowcodec.patch_alert_rule(rows.alert_rule(found), patch, iso_now())
+            updated = rowcodec.patch_alert_rule(rows.alert_rule(found), patch, self._now_iso())
             r = rows.alert_rule_row(updated)
             await conn.execute(q.UPDATE_ALERT_RULE, *r[1:8], updated.updated_at, tenant, rule_id)
             return updated
@@ -94,7 +86,7 @@ class AdminMixin:
 
     async def insert_alert_history(self, tenant: str, entry: AlertHistoryEntry) -> None:
         args = (
-            entry.id, entry.rule_id, entry.triggered_at, ts_or(entry.triggered_at, self._clock_us()),
+            entry.id, entry.rule_id, entry.triggered_at, parse_rfc3339_or(entry.triggered_at, self._clock_us()),
             entry.resolved_at, float(entry.current_value), float(entry.threshold), entry.message, tenant,
         )
         await self._c.transaction(lambda conn: conn.execute(q.INSERT_ALERT_HISTORY, *args))
@@ -174,7 +166,7 @@ class AdminMixin:
         return sorted({str(r[0]) for r in await self._c.fetch(q.SELECT_TENANTS)})
 
     async def apply_retention(self, tenant: str, cutoff_us: int, *, batch_size: int = 5000) -> RetentionResult:
-        result = await apply_retention(self._c, tenant, cutoff_us, batch_size=batch_size, now_iso=iso_now())
+        result = await apply_retention(self._c, tenant, cutoff_us, batch_size=batch_size, now_iso=self._now_iso())
         await after_retention(self._c, tenant, cutoff_us, batch_size)  # rollups and spans follow the events
         return result
 

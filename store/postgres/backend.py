@@ -30,7 +30,7 @@ from store.model import (
 )
 from store.postgres import queries as q
 from store.postgres import rows
-from store.postgres.admin import AdminMixin, iso_now, ts_or
+from store.postgres.admin import AdminMixin
 from store.postgres.analytics import AnalyticsMixin
 from store.postgres.connections import PgConnections
 from store.postgres.connections import migrate_database as _migrate
@@ -38,6 +38,7 @@ from store.postgres.ingest import insert_events
 from store.postgres.leader import LeaderLocks
 from store.postgres.notify import CommitListener
 from store.spans import NewSpan
+from store.timefmt import parse_rfc3339_or
 
 __all__ = ("PostgresStore", "migrate_database")
 
@@ -101,17 +102,18 @@ class PostgresStore(AnalyticsMixin, AdminMixin):
         values = rows.session_patch_values(patch)
         now_us = self._clock_us()
         if patch.started_at is not None:
-            values["started_ts"] = ts_or(patch.started_at, now_us)
+            values["started_ts"] = parse_rfc3339_or(patch.started_at, now_us)
 
         async def work(conn: asyncpg.Connection) -> None:
             if await conn.fetchrow(q.SELECT_SESSION_FOR_UPDATE, tenant, patch.id) is None:
-                started_at = patch.started_at or iso_now()
+                started_at = patch.started_at or self._now_iso()
+                started_ts = parse_rfc3339_or(started_at, now_us)
                 status = await conn.execute(q.INSERT_SESSION_DEFAULTS,
-                    tenant, patch.id, patch.agent_id or "", patch.agent_name, started_at, ts_or(started_at, now_us),
+                    tenant, patch.id, patch.agent_id or "", patch.agent_name, started_at, started_ts,
                     patch.ended_at, patch.status or "active", patch.event_count or 0, patch.tool_call_count or 0,
                     patch.error_count or 0, float(patch.total_cost_usd or 0.0), patch.llm_call_count or 0,
                     patch.total_input_tokens or 0, patch.total_output_tokens or 0,
-                    values.get("tags", "[]"), started_at, ts_or(started_at, now_us), tenant,
+                    values.get("tags", "[]"), started_at, started_ts, tenant,
                 )
                 inserted = status.endswith(" 1")
             else:
@@ -136,13 +138,13 @@ class PostgresStore(AnalyticsMixin, AdminMixin):
         now_us = self._clock_us()
         if patch.last_seen_at is not None:
             values["last_seen_at"] = patch.last_seen_at
-            values["last_seen_ts"] = ts_or(patch.last_seen_at, now_us)
+            values["last_seen_ts"] = parse_rfc3339_or(patch.last_seen_at, now_us)
 
         async def work(conn: asyncpg.Connection) -> None:
             inserted = False
             if await conn.fetchrow(q.SELECT_AGENT_FOR_UPDATE, tenant, patch.id) is None:
-                seen = patch.last_seen_at or iso_now()
-                seen_ts = ts_or(seen, now_us)
+                seen = patch.last_seen_at or self._now_iso()
+                seen_ts = parse_rfc3339_or(seen, now_us)
                 status = await conn.execute(
                     q.INSERT_AGENT_DEFAULTS, tenant, patch.id, patch.name or patch.id, patch.description,
                     seen, seen_ts, seen, seen_ts, tenant,

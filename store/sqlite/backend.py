@@ -43,6 +43,7 @@ from store.sqlite import queries as q
 from store.sqlite import rows
 from store.sqlite.analytics import AnalyticsMixin, after_retention, write_rollups_and_spans
 from store.sqlite.connections import SQLiteConnections
+from store.timefmt import format_ms, parse_rfc3339_or
 
 __all__ = ("SQLiteStore",)
 
@@ -53,10 +54,6 @@ CHAIN_CHUNK = 1000
 
 def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> list[Sequence[str]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
-
-
-def _iso_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
 
 
 class SQLiteStore(AnalyticsMixin):
@@ -148,7 +145,7 @@ class SQLiteStore(AnalyticsMixin):
     async def upsert_session(self, tenant: str, patch: SessionPatch) -> Session:
         values = rows.session_patch_values(patch)
         if patch.started_at is not None:  # the normalized column orders and filters by startedAt
-            values["started_ts"] = _ts_or(patch.started_at, self._clock_us())
+            values["started_ts"] = parse_rfc3339_or(patch.started_at, self._clock_us())
         async with self._c.write() as db:
             async with db.execute(q.SELECT_SESSION, (tenant, patch.id)) as cur:
                 found = await cur.fetchone()
@@ -160,13 +157,14 @@ class SQLiteStore(AnalyticsMixin):
                     )
             else:
                 now_us = self._clock_us()
-                started_at = patch.started_at or _iso_now()
+                started_at = patch.started_at or self._now_iso()
+                started_ts = parse_rfc3339_or(started_at, now_us)
                 await db.execute(q.INSERT_SESSION_DEFAULTS, (
-                    tenant, patch.id, patch.agent_id or "", patch.agent_name, started_at, _ts_or(started_at, now_us),
+                    tenant, patch.id, patch.agent_id or "", patch.agent_name, started_at, started_ts,
                     patch.ended_at, patch.status or "active", patch.event_count or 0, patch.tool_call_count or 0,
                     patch.error_count or 0, patch.total_cost_usd or 0.0, patch.llm_call_count or 0,
                     patch.total_input_tokens or 0, patch.total_output_tokens or 0,
-                    values.get("tags", "[]"), started_at, _ts_or(started_at, now_us), tenant,
+                    values.get("tags", "[]"), started_at, started_ts, tenant,
                 ))
             if patch.tags is not None:
                 await db.execute(q.DELETE_SESSION_TAGS, (tenant, patch.id))
@@ -179,7 +177,7 @@ class SQLiteStore(AnalyticsMixin):
         values = rows.agent_patch_values(patch)
         if patch.last_seen_at is not None:
             values["last_seen_at"] = patch.last_seen_at
-            values["last_seen_ts"] = _ts_or(patch.last_seen_at, self._clock_us())
+            values["last_seen_ts"] = parse_rfc3339_or(patch.last_seen_at, self._clock_us())
         async with self._c.write() as db:
             async with db.execute(q.SELECT_AGENT, (tenant, patch.id)) as cur:
                 found = await cur.fetchone()
@@ -190,9 +188,9 @@ class SQLiteStore(AnalyticsMixin):
                         q.UPDATE_AGENT_FIELDS.format(assignments=assignments), (*values.values(), tenant, patch.id),
                     )
             else:
-                now = _iso_now()
+                now = self._now_iso()
                 seen = patch.last_seen_at or now
-                seen_ts = _ts_or(seen, self._clock_us())
+                seen_ts = parse_rfc3339_or(seen, self._clock_us())
                 await db.execute(q.INSERT_AGENT_DEFAULTS, (
                     tenant, patch.id, patch.name or patch.id, patch.description, seen, seen_ts, seen, seen_ts, tenant,
                 ))
@@ -285,6 +283,10 @@ class SQLiteStore(AnalyticsMixin):
 
     # ------------------------------------------------------------------ sessions, agents
 
+    def _now_iso(self) -> str:
+        """The store clock as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (one reading, never mixed)."""
+        return format_ms(self._clock_us())
+
     def _idle_before(self) -> int:
         return self._clock_us() - self._idle_us
 
@@ -344,7 +346,7 @@ class SQLiteStore(AnalyticsMixin):
     # ------------------------------------------------------------------ alert rules and history
 
     async def create_alert_rule(self, tenant: str, rule: AlertRuleInput) -> AlertRule:
-        now = _iso_now()
+        now = self._now_iso()
         stored = AlertRule(
             id=self._new_id(), name=rule.name, enabled=rule.enabled, condition=rule.condition,
             threshold=rule.threshold, window_minutes=rule.window_minutes, scope_agent_id=rule.scope_agent_id,
@@ -361,7 +363,7 @@ class SQLiteStore(AnalyticsMixin):
                 row = await cur.fetchone()
             if row is None:
                 raise NotFound("Alert rule not found")
-            updated = rowcodec.patch_alert_rule(rows.alert_rule(row), patch, _iso_now())
+            updated = rowcodec.patch_alert_rule(rows.alert_rule(row), patch, self._now_iso())
             r = rows.alert_rule_row(updated)
             await db.execute(q.UPDATE_ALERT_RULE, (*r[1:8], updated.updated_at, tenant, rule_id))
         return updated
@@ -384,7 +386,7 @@ class SQLiteStore(AnalyticsMixin):
     async def insert_alert_history(self, tenant: str, entry: AlertHistoryEntry) -> None:
         async with self._c.write() as db:
             await db.execute(q.INSERT_ALERT_HISTORY, (
-                entry.id, entry.rule_id, entry.triggered_at, _ts_or(entry.triggered_at, self._clock_us()),
+                entry.id, entry.rule_id, entry.triggered_at, parse_rfc3339_or(entry.triggered_at, self._clock_us()),
                 entry.resolved_at, entry.current_value, entry.threshold, entry.message, tenant,
             ))
 
@@ -527,7 +529,7 @@ class SQLiteStore(AnalyticsMixin):
         else:
             await db.execute(q.INSERT_ANCHOR, (
                 tenant, run.session_id, run.from_seq, run.to_seq, run.first_prev_hash, run.hashes[-1],
-                len(run.hashes), fold_digest(None, run.hashes), _iso_now(),
+                len(run.hashes), fold_digest(None, run.hashes), self._now_iso(),
             ))
 
     async def record_retention_run(
@@ -545,19 +547,3 @@ class SQLiteStore(AnalyticsMixin):
         """The newest audit rows of retention runs (for tests and operators)."""
         async with self._c.read() as db, db.execute(q.SELECT_RETENTION_RUNS, (limit,)) as cur:
             return [rowcodec.retention_run(r) for r in await cur.fetchall()]
-
-
-def _ts_or(text: str, fallback_us: int) -> int:
-    from store.timefmt import parse_rfc3339
-
-    try:
-        return parse_rfc3339(text)
-    except ValueError:
-        return fallback_us
-
-
-async def migrate_database(path: str | Path) -> list[str]:
-    """Apply pending migrations to the SQLite file at ``path`` and return their names."""
-    from store.sqlite.connections import migrate_file
-
-    return await migrate_file(Path(path))
