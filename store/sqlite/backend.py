@@ -547,3 +547,10 @@ class SQLiteStore(AnalyticsMixin):
         """The newest audit rows of retention runs (for tests and operators)."""
         async with self._c.read() as db, db.execute(q.SELECT_RETENTION_RUNS, (limit,)) as cur:
             return [rowcodec.retention_run(r) for r in await cur.fetchall()]
+
+
+async def migrate_database(path: str | Path) -> list[str]:
+    """Apply pending migrations to the SQLite file at ``path`` and return their names."""
+    from store.sqlite.connections import migrate_file
+
+    return await migrate_file(Path(path))
