@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from store.aggregates import (
@@ -17,7 +18,7 @@ from store.aggregates import (
 from store.model import AnalyticsBucket, AnalyticsResult, AnalyticsTotals
 from store.timefmt import parse_rfc3339
 
-__all__ = ("agent_stats", "analytics_result", "percentile_rows")
+__all__ = ("PercentileFold", "agent_stats", "analytics_result", "percentile_rows")
 
 
 def _avg(total: float, count: int) -> float:
@@ -44,25 +45,54 @@ def analytics_result(buckets: Sequence[SessionAgg], totals: Sequence[SessionAgg]
     ))
 
 
+class PercentileFold:
+    """Percentiles from rows of (bucket, *group values, duration) sorted by group, then duration.
+
+    Fed in chunks (SQLite streams them); holds only the current group's values.
+    """
+
+    def __init__(self, query: PercentileQuery) -> None:
+        self.query = query
+        self.n_keys = len(query.group_by)
+        self.key: tuple[Any, ...] | None = None
+        self.values: array[float] = array("d")
+        self.rows: list[PercentileRow] = []
+
+    def feed(self, rows: Iterable[Sequence[Any]]) -> None:
+        n = self.n_keys
+        for r in rows:
+            key = tuple(r[:1 + n])
+            if key != self.key:
+                self._close()
+                self.key = key
+            self.values.append(float(r[1 + n]))
+
+    def _close(self) -> None:
+        if self.key is None or not self.values:
+            return
+        vs, count = self.values, len(self.values)
+        picked = []
+        for p in self.query.percentiles:
+            low, fraction = percentile_rank(count, p)
+            picked.append(interpolate(vs[low], vs[low + 1] if low + 1 < count else None, fraction))
+        bucket = None if self.key[0] is None else int(self.key[0])
+        self.rows.append(PercentileRow(bucket, tuple(k if k else None for k in self.key[1:]), count, tuple(picked)))
+        self.values = array("d")
+
+    def result(self) -> list[PercentileRow]:
+        self._close()
+        self.key = None
+        return self.rows
+
+
 def percentile_rows(found: Sequence[Sequence[Any]], query: PercentileQuery) -> list[PercentileRow]:
-    """Rows of (bucket, *group values, n, i, value) at the needed ranks -> one PercentileRow per group."""
-    n_keys = len(query.group_by)
-    groups: dict[tuple[Any, ...], tuple[int, dict[int, float]]] = {}
-    for r in found:
-        key = tuple(r[:1 + n_keys])
-        n, i, value = int(r[1 + n_keys]), int(r[2 + n_keys]), float(r[3 + n_keys])
-        entry = groups.setdefault(key, (n, {}))
-        entry[1][i] = value
-    out: list[PercentileRow] = []
-    for key, (n, ranked) in groups.items():
-        values = []
-        for p in query.percentiles:
-            low, fraction = percentile_rank(n, p)
-            values.append(interpolate(ranked[low], ranked.get(low + 1), fraction))
-        bucket = None if key[0] is None else int(key[0])
-        out.append(PercentileRow(bucket, tuple(v if v else None for v in key[1:]), n, tuple(values)))
-    out.sort(key=lambda row: (row.bucket_us or 0, tuple(k or "" for k in row.keys)))
-    return out
+    """Rows of (bucket, *group values, n, [percentile values]) -> PercentileRows (PostgreSQL's path)."""
+    n = len(query.group_by)
+    return [
+        PercentileRow(None if r[0] is None else int(r[0]), tuple(k if k else None for k in r[1:1 + n]), int(r[1 + n]),
+                      tuple(float(v) for v in r[2 + n]))
+        for r in found
+    ]
 
 
 def agent_stats(totals: Sequence[Sequence[Any]], ended: Sequence[Sequence[Any]]) -> list[AgentSessionStats]:

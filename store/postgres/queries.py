@@ -612,24 +612,19 @@ def top_sessions_by_cost(
 
 
 def duration_percentiles(tenant: str, q: PercentileQuery) -> tuple[str, list[object]]:
-    """Rows of (bucket, *group_by, n, i, value): the sorted values at the ranks the percentiles need."""
+    """Rows of (bucket, *group_by ('' = none), n, [values]): ``percentile_cont`` interpolates between
+    the closest ranks at ``(n - 1) * p``, the same rule as the SQLite path."""
     p = Params()
     where = (f"tenant_id = {p.add(tenant)} AND ts >= {p.add(q.from_us)} AND ts <= {p.add(q.to_us)} "
              "AND duration_ms IS NOT NULL")
     where += _dimension_filters(q, p, rollup=False)
     dims = [f"COALESCE({d}, '')" if d in ("model", "provider", "tool_name") else d for d in q.group_by]
-    selected = "".join(f", {d} AS g{i}" for i, d in enumerate(dims))
-    part = ", ".join(["b", *(f"g{i}" for i in range(len(dims)))])
-    ranks = []
-    for pct in q.percentiles:
-        ph = p.add(float(pct))
-        ranks.append(f"i = FLOOR((n - 1) * {ph}::float8)::bigint OR i = FLOOR((n - 1) * {ph}::float8)::bigint + 1")
+    group = ", ".join(["b", *(str(i + 2) for i in range(len(dims)))])
+    pcts = p.add([float(x) for x in q.percentiles])
     sql = (
-        f"WITH x AS (SELECT {_bucket('ts', q.buckets.step_and_offset())} AS b{selected}, duration_ms AS d "
-        f"FROM events WHERE {where}), "
-        f"r AS (SELECT {part}, d, ROW_NUMBER() OVER (PARTITION BY {part} ORDER BY d) - 1 AS i, "
-        f"COUNT(*) OVER (PARTITION BY {part}) AS n FROM x) "
-        f"SELECT {part}, n, i, d FROM r WHERE {' OR '.join(ranks)} ORDER BY {part}, i"
+        f"SELECT {_bucket('ts', q.buckets.step_and_offset())} AS b{''.join(', ' + d for d in dims)}, COUNT(*), "
+        f"percentile_cont({pcts}::float8[]) WITHIN GROUP (ORDER BY duration_ms) "
+        f"FROM events WHERE {where} GROUP BY {group} ORDER BY {group}"
     )
     return sql, p.values
 

@@ -22,7 +22,7 @@ from store.aggregates import (
     rollup_rows,
     split_range,
 )
-from store.aggregates_fold import agent_stats, analytics_result, percentile_rows
+from store.aggregates_fold import PercentileFold, agent_stats, analytics_result
 from store.model import AnalyticsParams, AnalyticsResult, StoredEvent
 from store.plan import EventRow
 from store.spans import NewSpan, SpanScan, StoredSpan
@@ -34,6 +34,7 @@ __all__ = ("AnalyticsMixin", "after_retention", "write_rollups_and_spans")
 
 _IN_CHUNK = 500
 _SPAN_DELETE_BATCH = 5000
+_FETCH = 10_000
 
 
 async def write_rollups_and_spans(
@@ -139,8 +140,12 @@ class AnalyticsMixin:
     async def duration_percentiles(self, tenant: str, query: PercentileQuery) -> list[PercentileRow]:
         if query.from_us > query.to_us or not query.percentiles:
             return []
-        sql, args = q.duration_percentiles(tenant, query)
-        return percentile_rows(await self._all(sql, args), query)
+        sql, args = q.duration_values(tenant, query)
+        fold = PercentileFold(query)
+        async with self._c.read() as db, db.execute(sql, args) as cur:
+            while chunk := await cur.fetchmany(_FETCH):
+                fold.feed(chunk)
+        return fold.result()
 
     async def agent_session_stats(self, tenant: str, from_us: int, to_us: int) -> list[AgentSessionStats]:
         async with self._c.read() as db:
