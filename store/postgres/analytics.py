@@ -178,7 +178,9 @@ class AnalyticsMixin:
         ids = list(dict.fromkeys(trace_ids))
         if not ids:
             return []
-        return [_stored_span(r) for r in await self._c.fetch(q.SELECT_TRACE_SPANS, tenant, ids)]
+        found = [_stored_span(r) for r in await self._c.fetch(q.SELECT_TRACE_SPANS, tenant, ids)]
+        found.sort(key=lambda s: (s.trace_id, s.start_ns, s.span_id))
+        return found
 
     async def list_span_resources(self, tenant: str, since_ns: int, limit: int) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in await self._c.fetch(q.SELECT_SPAN_RESOURCES, tenant, since_ns, limit)]

@@ -662,8 +662,7 @@ _SPAN_FIELDS = (
 )
 _SPAN_FROM = "FROM spans s LEFT JOIN span_resources r ON r.tenant_id = s.tenant_id AND r.key = s.resource_key"
 SELECT_TRACE_SPANS = (
-    f"SELECT {_SPAN_FIELDS} {_SPAN_FROM} WHERE s.tenant_id = $1 AND s.trace_id = ANY($2::text[]) "
-    "ORDER BY s.trace_id, s.start_ns, s.span_id"
+    f"SELECT {_SPAN_FIELDS} {_SPAN_FROM} WHERE s.tenant_id = $1 AND s.trace_id = ANY($2::text[])"
 )
 SELECT_SPAN_RESOURCES = (
     "SELECT key, body FROM span_resources WHERE tenant_id = $1 AND last_seen_ns >= $2 "

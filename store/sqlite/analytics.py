@@ -174,6 +174,7 @@ class AnalyticsMixin:
             chunk = ids[i:i + _IN_CHUNK]
             found.extend(_stored_span(r) for r in await self._all(
                 q.in_marks(q.SELECT_TRACE_SPANS, len(chunk)), (tenant, *chunk)))
+        found.sort(key=lambda s: (s.trace_id, s.start_ns, s.span_id))
         return found
 
     async def list_span_resources(self, tenant: str, since_ns: int, limit: int) -> list[tuple[str, str]]:
