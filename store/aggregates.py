@@ -30,6 +30,7 @@ __all__ = (
     "SessionAggQuery",
     "SessionCost",
     "bucket_start",
+    "event_split",
     "format_bucket",
     "interpolate",
     "percentile_rank",
@@ -99,6 +100,14 @@ def split_range(from_us: int, to_us: int, buckets: Buckets) -> tuple[tuple[int, 
     return (first, end), raw
 
 
+def event_split(query: EventAggQuery) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """Like ``split_range`` for an event aggregation; per-agent questions read only the events
+    (the type rollup has no agent dimension)."""
+    if query.agent_id is not None or "agent_id" in query.group_by:
+        return None, [(query.from_us, query.to_us)] if query.from_us <= query.to_us else []
+    return split_range(query.from_us, query.to_us, query.buckets)
+
+
 # ------------------------------------------------------------------ queries and their rows
 
 
@@ -159,6 +168,10 @@ class SessionAgg:
     latency_count: int
     cost_usd: float                   # cost_tracked + llm_response
     cost_count: int
+    input_tokens: int = 0             # of cost_tracked + llm_response events
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,60 +242,62 @@ _CREAD, _CWRITE = _I["cache_read_tokens"], _I["cache_write_tokens"]
 _COST_TYPES = frozenset({"cost_tracked", "llm_response"})
 _ERROR_SEVERITIES = frozenset({"error", "critical"})
 
-SessionRollupRow = tuple[str, int, str, str, int, int, int, int, float, int, float, int]
-EventRollupRow = tuple[str, int, str, str, str, str, str, int, int, int, float, int, int, int, int, float, int]
+# (tenant, hour, agent, session, metric, events, tool calls, errors, latency sum, latency count, cost sum,
+#  cost events, input, output, cache read, cache write tokens)
+SessionRollupRow = tuple[str, int, str, str, int, int, int, int, float, int, float, int, int, int, int, int]
+# (tenant, hour, type, model, provider, tool, metric, events, errors, cost, input, output, cache read,
+#  cache write, duration sum, duration count)
+TypeRollupRow = tuple[str, int, str, str, str, str, int, int, int, float, int, int, int, int, float, int]
 
 
-def rollup_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[SessionRollupRow], list[EventRollupRow]]:
+def rollup_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[SessionRollupRow], list[TypeRollupRow]]:
     """The increments of both hourly rollups for these inserted event rows, sorted by key.
 
     Sorted keys give every writer the same lock order on PostgreSQL (no deadlocks).
     """
-    sessions: dict[tuple[str, int, str, str, int], list[float]] = {}
-    events: dict[tuple[str, int, str, str, str, str, str, int], list[float]] = {}
+    sessions: dict[tuple[Any, ...], list[Any]] = {}
+    types: dict[tuple[Any, ...], list[Any]] = {}
+    cost_types, error_severities = _COST_TYPES, _ERROR_SEVERITIES
     for r in rows:
         ts = r[_TS]
         hour = ts - ts % HOUR_US
         etype = r[_TYPE]
         metric = 1 if r[_SOURCE] == "otlp_metric" else 0
-        error = 1 if (r[_SEV] in _ERROR_SEVERITIES or etype == "tool_error") else 0
-        cost = r[_COST]
+        error = 1 if (etype == "tool_error" or r[_SEV] in error_severities) else 0
         dur = r[_DUR]
-        s = sessions.get((r[_TENANT], hour, r[_AGENT], r[_SESSION], metric))
+        skey = (r[_TENANT], hour, r[_AGENT], r[_SESSION], metric)
+        s = sessions.get(skey)
         if s is None:
-            s = sessions[(r[_TENANT], hour, r[_AGENT], r[_SESSION], metric)] = [0, 0, 0, 0.0, 0, 0.0, 0]
+            s = sessions[skey] = [0, 0, 0, 0.0, 0, 0.0, 0, 0, 0, 0, 0]
         s[0] += 1
         s[2] += error
+        tkey = (r[_TENANT], hour, etype, r[_MODEL] or "", r[_PROVIDER] or "", r[_TOOL] or "", metric)
+        t = types.get(tkey)
+        if t is None:
+            t = types[tkey] = [0, 0, 0.0, 0, 0, 0, 0, 0.0, 0]
+        t[0] += 1
+        t[1] += error
+        if dur is not None:
+            t[7] += dur
+            t[8] += 1
         if etype == "tool_call":
             s[1] += 1
         elif etype == "tool_response" and dur is not None:
             s[3] += dur
             s[4] += 1
-        if etype in _COST_TYPES:
+        elif etype in cost_types:
+            cost, tin, tout, cread, cwrite = r[_COST] or 0.0, r[_IN] or 0, r[_OUT] or 0, r[_CREAD] or 0, r[_CWRITE] or 0
+            s[5] += cost
             s[6] += 1
-            if cost is not None:
-                s[5] += cost
-        key = (r[_TENANT], hour, r[_AGENT], etype, r[_MODEL] or "", r[_PROVIDER] or "", r[_TOOL] or "", metric)
-        e = events.get(key)
-        if e is None:
-            e = events[key] = [0, 0, 0.0, 0, 0, 0, 0, 0.0, 0]
-        e[0] += 1
-        e[1] += error
-        if cost is not None:
-            e[2] += cost
-        e[3] += r[_IN] or 0
-        e[4] += r[_OUT] or 0
-        e[5] += r[_CREAD] or 0
-        e[6] += r[_CWRITE] or 0
-        if dur is not None:
-            e[7] += dur
-            e[8] += 1
-    session_rows: list[SessionRollupRow] = [
-        (*k, int(v[0]), int(v[1]), int(v[2]), float(v[3]), int(v[4]), float(v[5]), int(v[6]))
-        for k, v in sorted(sessions.items())
-    ]
-    event_rows: list[EventRollupRow] = [
-        (*k, int(v[0]), int(v[1]), float(v[2]), int(v[3]), int(v[4]), int(v[5]), int(v[6]), float(v[7]), int(v[8]))
-        for k, v in sorted(events.items())
-    ]
-    return session_rows, event_rows
+            s[7] += tin
+            s[8] += tout
+            s[9] += cread
+            s[10] += cwrite
+            t[2] += cost
+            t[3] += tin
+            t[4] += tout
+            t[5] += cread
+            t[6] += cwrite
+    session_rows: list[SessionRollupRow] = [(*k, *v) for k, v in sorted(sessions.items())]
+    type_rows: list[TypeRollupRow] = [(*k, *v) for k, v in sorted(types.items())]
+    return session_rows, type_rows

@@ -70,41 +70,44 @@ def _group(rows: Iterable[EventAgg], key: Any) -> dict[Any, list[EventAgg]]:
 
 
 async def cost_analytics(store: Store, tenant: str, r: AnalyticsRange) -> dict[str, Any]:
-    rows = await store.aggregate_events(tenant, r.events(COST_TYPES, buckets=Buckets(r.granularity),
-                                                          group_by=("agent_id", "model")))
+    # per agent (and per agent over time) from the session rollup; per model and tool from the type rollup
+    sessions_query = SessionAggQuery(r.from_us, r.to_us, Buckets(r.granularity), by_agent=True, agent_id=r.agent_id,
+                                     exclude_metrics=r.exclude_metrics)
+    agent_rows = [a for a in await store.aggregate_sessions(tenant, sessions_query) if a.cost_count]
+    models = await store.aggregate_events(tenant, r.events(COST_TYPES, group_by=("model",)))
     tools = await store.aggregate_events(tenant, r.events(COST_TYPES + TOOL_TYPES, group_by=("tool_name",),
                                                           has_tool_name=True))
-    sessions = await store.top_sessions_by_cost(
-        tenant, SessionAggQuery(r.from_us, r.to_us, agent_id=r.agent_id, exclude_metrics=r.exclude_metrics),
-        TOP_SESSIONS)
-    by_agent = []
-    for agent, group in _group(rows, lambda x: x.keys[0]).items():
-        t = _sum(group)
-        by_agent.append({"agentId": agent, "totalCostUsd": t["cost"], "totalInputTokens": t["input"],
-                         "totalOutputTokens": t["output"], "totalTokens": t["input"] + t["output"],
-                         "cacheReadTokens": t["cache_read"], "cacheWriteTokens": t["cache_write"],
-                         "eventCount": t["count"]})
-    by_model = []
-    for model, group in _group(rows, lambda x: x.keys[1]).items():
-        t = _sum(group)
-        by_model.append({"model": model or "unknown", "totalCostUsd": t["cost"], "eventCount": t["count"]})
-    over_time = []
-    for bucket, group in _group(rows, lambda x: x.bucket_us).items():
-        t = _sum(group)
-        per_agent: dict[str, float] = {}
-        for g in group:
-            per_agent[g.keys[0] or ""] = per_agent.get(g.keys[0] or "", 0.0) + g.cost_usd
-        over_time.append({"bucket": format_bucket(bucket or 0), "totalCostUsd": t["cost"], "eventCount": t["count"],
-                          "byAgent": per_agent})
-    total = _sum(rows)
+    sessions = await store.top_sessions_by_cost(tenant, replace(sessions_query, buckets=Buckets(), by_agent=False),
+                                                TOP_SESSIONS)
+    by_agent: dict[str, dict[str, Any]] = {}
+    over_time: dict[int, dict[str, Any]] = {}
+    for a in agent_rows:
+        agent = a.agent_id or ""
+        entry = by_agent.setdefault(agent, {"agentId": agent, "totalCostUsd": 0.0, "totalInputTokens": 0,
+                                            "totalOutputTokens": 0, "totalTokens": 0, "cacheReadTokens": 0,
+                                            "cacheWriteTokens": 0, "eventCount": 0})
+        entry["totalCostUsd"] += a.cost_usd
+        entry["totalInputTokens"] += a.input_tokens
+        entry["totalOutputTokens"] += a.output_tokens
+        entry["totalTokens"] += a.input_tokens + a.output_tokens
+        entry["cacheReadTokens"] += a.cache_read_tokens
+        entry["cacheWriteTokens"] += a.cache_write_tokens
+        entry["eventCount"] += a.cost_count
+        bucket = over_time.setdefault(a.bucket_us or 0, {"bucket": format_bucket(a.bucket_us or 0),
+                                                         "totalCostUsd": 0.0, "eventCount": 0, "byAgent": {}})
+        bucket["totalCostUsd"] += a.cost_usd
+        bucket["eventCount"] += a.cost_count
+        bucket["byAgent"][agent] = bucket["byAgent"].get(agent, 0.0) + a.cost_usd
+    total = _sum(models)
     return {
-        "byAgent": sorted(by_agent, key=lambda a: (-a["totalCostUsd"], a["agentId"])),
-        "byModel": sorted(by_model, key=lambda m: (-m["totalCostUsd"], m["model"])),
+        "byAgent": sorted(by_agent.values(), key=lambda a: (-a["totalCostUsd"], a["agentId"])),
+        "byModel": sorted(({"model": m.keys[0] or "unknown", "totalCostUsd": m.cost_usd, "eventCount": m.event_count}
+                           for m in models), key=lambda m: (-m["totalCostUsd"], m["model"])),
         "bySession": [{"sessionId": s.session_id, "totalCostUsd": s.cost_usd, "eventCount": s.cost_count}
                       for s in sessions],
         "byTool": sorted(({"toolName": t.keys[0], "totalCostUsd": t.cost_usd, "eventCount": t.event_count}
                           for t in tools), key=lambda x: (-x["totalCostUsd"], -x["eventCount"], x["toolName"])),
-        "overTime": over_time,
+        "overTime": [over_time[k] for k in sorted(over_time)],
         "totals": {"totalCostUsd": total["cost"], "totalInputTokens": total["input"],
                    "totalOutputTokens": total["output"], "totalTokens": total["input"] + total["output"]},
     }

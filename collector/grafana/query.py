@@ -8,7 +8,7 @@ filters (operator ``=``; other operators are ignored).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -19,6 +19,7 @@ from store.aggregates import (
     EventAgg,
     EventAggQuery,
     PercentileQuery,
+    SessionAgg,
     SessionAggQuery,
 )
 from store.analytics import AnalyticsRange, agent_analytics, llm_analytics, tool_analytics
@@ -116,7 +117,34 @@ def _event_types(t: TargetRequest, metric: Metric) -> tuple[str, ...] | None:
     return (wanted,)
 
 
+# metrics the session rollup can answer per agent: value from a SessionAgg, None when nothing counted
+_PER_AGENT: Final[dict[str, Callable[[SessionAgg], float | None]]] = {
+    "events": lambda a: a.event_count,
+    "errors": lambda a: a.error_count,
+    "error_rate": lambda a: a.error_count / a.event_count if a.event_count else 0.0,
+    "cost_usd": lambda a: a.cost_usd if a.cost_count else None,
+    "input_tokens": lambda a: a.input_tokens if a.cost_count else None,
+    "output_tokens": lambda a: a.output_tokens if a.cost_count else None,
+    "total_tokens": lambda a: a.input_tokens + a.output_tokens if a.cost_count else None,
+    "tool_calls": lambda a: a.tool_call_count or None,
+    "tool_latency": lambda a: a.latency_sum / a.latency_count if a.latency_count else None,
+}
+
+
+async def _per_agent(store: Store, tenant: str, t: TargetRequest, metric: Metric) -> list[dict[str, Any]]:
+    """Per-agent figures from the session rollup (the type rollup has no agent dimension)."""
+    by_agent = t.group_by == "agent"
+    rows = await store.aggregate_sessions(tenant, SessionAggQuery(
+        t.from_us, t.to_us, buckets=Buckets(step_us=t.step_us), by_agent=by_agent, agent_id=t.filters.get("agent")))
+    value = _PER_AGENT[metric.name]
+    points: list[Point] = [(r.agent_id if by_agent else None, r.bucket_us or 0, value(r)) for r in rows]
+    return _series(t.ref_id, metric, points, t.table, "agent" if by_agent else None)
+
+
 async def _events(store: Store, tenant: str, t: TargetRequest, metric: Metric) -> list[dict[str, Any]]:
+    if (metric.name in _PER_AGENT and (t.group_by == "agent" or "agent" in t.filters)
+            and set(t.filters) <= {"agent"}):
+        return await _per_agent(store, tenant, t, metric)
     group, filters = _dims_query(t, metric)
     types = _event_types(t, metric)
     if types is None:

@@ -416,10 +416,10 @@ def assignments(columns: list[str], first: int) -> str:
 
 _ROLLUP_SESSION_COLUMNS = (
     "tenant_id, hour, agent_id, session_id, metric, event_count, tool_call_count, error_count, latency_sum, "
-    "latency_count, cost_sum, cost_count"
+    "latency_count, cost_sum, cost_count, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens"
 )
-_ROLLUP_EVENT_COLUMNS = (
-    "tenant_id, hour, agent_id, event_type, model, provider, tool_name, metric, event_count, error_count, cost_sum, "
+_ROLLUP_TYPE_COLUMNS = (
+    "tenant_id, hour, event_type, model, provider, tool_name, metric, event_count, error_count, cost_sum, "
     "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, duration_sum, duration_count"
 )
 _ADD_SESSIONS = """
@@ -430,40 +430,46 @@ ON CONFLICT (tenant_id, hour, agent_id, session_id, metric) DO UPDATE SET
     latency_sum = rollup_sessions_hourly.latency_sum + excluded.latency_sum,
     latency_count = rollup_sessions_hourly.latency_count + excluded.latency_count,
     cost_sum = rollup_sessions_hourly.cost_sum + excluded.cost_sum,
-    cost_count = rollup_sessions_hourly.cost_count + excluded.cost_count
+    cost_count = rollup_sessions_hourly.cost_count + excluded.cost_count,
+    input_tokens = rollup_sessions_hourly.input_tokens + excluded.input_tokens,
+    output_tokens = rollup_sessions_hourly.output_tokens + excluded.output_tokens,
+    cache_read_tokens = rollup_sessions_hourly.cache_read_tokens + excluded.cache_read_tokens,
+    cache_write_tokens = rollup_sessions_hourly.cache_write_tokens + excluded.cache_write_tokens
 """
-_ADD_EVENTS = """
-ON CONFLICT (tenant_id, hour, agent_id, event_type, model, provider, tool_name, metric) DO UPDATE SET
-    event_count = rollup_events_hourly.event_count + excluded.event_count,
-    error_count = rollup_events_hourly.error_count + excluded.error_count,
-    cost_sum = rollup_events_hourly.cost_sum + excluded.cost_sum,
-    input_tokens = rollup_events_hourly.input_tokens + excluded.input_tokens,
-    output_tokens = rollup_events_hourly.output_tokens + excluded.output_tokens,
-    cache_read_tokens = rollup_events_hourly.cache_read_tokens + excluded.cache_read_tokens,
-    cache_write_tokens = rollup_events_hourly.cache_write_tokens + excluded.cache_write_tokens,
-    duration_sum = rollup_events_hourly.duration_sum + excluded.duration_sum,
-    duration_count = rollup_events_hourly.duration_count + excluded.duration_count
+_ADD_TYPES = """
+ON CONFLICT (tenant_id, hour, event_type, model, provider, tool_name, metric) DO UPDATE SET
+    event_count = rollup_types_hourly.event_count + excluded.event_count,
+    error_count = rollup_types_hourly.error_count + excluded.error_count,
+    cost_sum = rollup_types_hourly.cost_sum + excluded.cost_sum,
+    input_tokens = rollup_types_hourly.input_tokens + excluded.input_tokens,
+    output_tokens = rollup_types_hourly.output_tokens + excluded.output_tokens,
+    cache_read_tokens = rollup_types_hourly.cache_read_tokens + excluded.cache_read_tokens,
+    cache_write_tokens = rollup_types_hourly.cache_write_tokens + excluded.cache_write_tokens,
+    duration_sum = rollup_types_hourly.duration_sum + excluded.duration_sum,
+    duration_count = rollup_types_hourly.duration_count + excluded.duration_count
 """
 _SESSION_ROLLUP_TYPES = ("text", "bigint", "text", "text", "bigint", "bigint", "bigint", "bigint", "float8",
-                         "bigint", "float8", "bigint")
-_EVENT_ROLLUP_TYPES = ("text", "bigint", "text", "text", "text", "text", "text", "bigint", "bigint", "bigint",
-                       "float8", "bigint", "bigint", "bigint", "bigint", "float8", "bigint")
+                         "bigint", "float8", "bigint", "bigint", "bigint", "bigint", "bigint")
+_TYPE_ROLLUP_TYPES = ("text", "bigint", "text", "text", "text", "text", "bigint", "bigint", "bigint",
+                      "float8", "bigint", "bigint", "bigint", "bigint", "float8", "bigint")
 # one array parameter per column; the rows are pre-aggregated (one per key) and sorted by key
 UPSERT_ROLLUP_SESSIONS = (
     f"INSERT INTO rollup_sessions_hourly ({_ROLLUP_SESSION_COLUMNS}) SELECT * FROM unnest("
     + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_SESSION_ROLLUP_TYPES)) + ")" + _ADD_SESSIONS
 )
-UPSERT_ROLLUP_EVENTS = (
-    f"INSERT INTO rollup_events_hourly ({_ROLLUP_EVENT_COLUMNS}) SELECT * FROM unnest("
-    + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_EVENT_ROLLUP_TYPES)) + ")" + _ADD_EVENTS
+UPSERT_ROLLUP_TYPES = (
+    f"INSERT INTO rollup_types_hourly ({_ROLLUP_TYPE_COLUMNS}) SELECT * FROM unnest("
+    + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_TYPE_ROLLUP_TYPES)) + ")" + _ADD_TYPES
 )
 
 _HOUR_OF_TS = "ts - (((ts % 3600000000) + 3600000000) % 3600000000)"
 _COST_TYPES = "('cost_tracked', 'llm_response')"
 _METRIC = "(source IS NOT DISTINCT FROM 'otlp_metric')::int"
+_TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+_COST_TOKENS = ", ".join(f"COALESCE(SUM({c}) FILTER (WHERE event_type IN {_COST_TYPES}), 0)" for c in _TOKEN_COLUMNS)
 
 DELETE_ROLLUP_SESSIONS_UNTIL = "DELETE FROM rollup_sessions_hourly WHERE tenant_id = $1 AND hour <= $2"
-DELETE_ROLLUP_EVENTS_UNTIL = "DELETE FROM rollup_events_hourly WHERE tenant_id = $1 AND hour <= $2"
+DELETE_ROLLUP_TYPES_UNTIL = "DELETE FROM rollup_types_hourly WHERE tenant_id = $1 AND hour <= $2"
 RECOMPUTE_ROLLUP_SESSIONS = f"""
 INSERT INTO rollup_sessions_hourly ({_ROLLUP_SESSION_COLUMNS})
 SELECT tenant_id, {_HOUR_OF_TS}, agent_id, session_id, {_METRIC}, COUNT(*),
@@ -471,17 +477,17 @@ SELECT tenant_id, {_HOUR_OF_TS}, agent_id, session_id, {_METRIC}, COUNT(*),
     COALESCE(SUM(duration_ms) FILTER (WHERE event_type = 'tool_response'), 0),
     COUNT(duration_ms) FILTER (WHERE event_type = 'tool_response'),
     COALESCE(SUM(cost_usd) FILTER (WHERE event_type IN {_COST_TYPES}), 0),
-    COUNT(*) FILTER (WHERE event_type IN {_COST_TYPES})
+    COUNT(*) FILTER (WHERE event_type IN {_COST_TYPES}), {_COST_TOKENS}
 FROM events WHERE tenant_id = $1 AND ts >= $2 AND ts < $3 GROUP BY 1, 2, 3, 4, 5
 """ + _ADD_SESSIONS
-RECOMPUTE_ROLLUP_EVENTS = f"""
-INSERT INTO rollup_events_hourly ({_ROLLUP_EVENT_COLUMNS})
-SELECT tenant_id, {_HOUR_OF_TS}, agent_id, event_type, COALESCE(model, ''), COALESCE(provider, ''),
+RECOMPUTE_ROLLUP_TYPES = f"""
+INSERT INTO rollup_types_hourly ({_ROLLUP_TYPE_COLUMNS})
+SELECT tenant_id, {_HOUR_OF_TS}, event_type, COALESCE(model, ''), COALESCE(provider, ''),
     COALESCE(tool_name, ''), {_METRIC}, COUNT(*), COUNT(*) FILTER (WHERE {_ERROR}), COALESCE(SUM(cost_usd), 0),
     COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_read_tokens), 0),
     COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(duration_ms), 0), COUNT(duration_ms)
-FROM events WHERE tenant_id = $1 AND ts >= $2 AND ts < $3 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-""" + _ADD_EVENTS
+FROM events WHERE tenant_id = $1 AND ts >= $2 AND ts < $3 GROUP BY 1, 2, 3, 4, 5, 6, 7
+""" + _ADD_TYPES
 
 
 def _bucket(column: str, step_offset: tuple[int, int] | None) -> str:
@@ -506,7 +512,7 @@ def session_agg(
             where += " AND metric = 0"
         parts.append(
             "SELECT hour, agent_id, session_id, event_count, tool_call_count, error_count, latency_sum, latency_count, "
-            f"cost_sum, cost_count FROM rollup_sessions_hourly WHERE {where}"
+            f"cost_sum, cost_count, {', '.join(_TOKEN_COLUMNS)} FROM rollup_sessions_hourly WHERE {where}"
         )
     for lo, hi in raw:
         where = f"tenant_id = {p.add(tenant)} AND ts >= {p.add(lo)} AND ts <= {p.add(hi)}"
@@ -518,16 +524,19 @@ def session_agg(
             f"SELECT ts, agent_id, session_id, 1::bigint, (event_type = 'tool_call')::int, {_ERROR}::int, "
             "CASE WHEN event_type = 'tool_response' THEN duration_ms END, "
             "(event_type = 'tool_response' AND duration_ms IS NOT NULL)::int, "
-            f"CASE WHEN event_type IN {_COST_TYPES} THEN cost_usd END, (event_type IN {_COST_TYPES})::int "
-            f"FROM events WHERE {where}"
+            f"CASE WHEN event_type IN {_COST_TYPES} THEN cost_usd END, (event_type IN {_COST_TYPES})::int, "
+            + ", ".join(f"CASE WHEN event_type IN {_COST_TYPES} THEN {c} END" for c in _TOKEN_COLUMNS)
+            + f" FROM events WHERE {where}"
         )
     bucket = _bucket("t", q.buckets.step_and_offset())
     agent = "agent_id" if q.by_agent else "NULL::text"
     group = ["b"] + (["agent_id"] if q.by_agent else [])
     sql = (
-        "WITH r(t, agent_id, session_id, c, tc, ec, ls, lc, cs, cc) AS (" + " UNION ALL ".join(parts) + ") "
+        "WITH r(t, agent_id, session_id, c, tc, ec, ls, lc, cs, cc, ti, tout, tcr, tcw) AS ("
+        + " UNION ALL ".join(parts) + ") "
         f"SELECT {bucket} AS b, {agent}, COUNT(DISTINCT session_id), COUNT(DISTINCT agent_id), SUM(c), SUM(tc), "
-        f"SUM(ec), COALESCE(SUM(ls), 0), SUM(lc), COALESCE(SUM(cs), 0), SUM(cc) FROM r GROUP BY {', '.join(group)} "
+        "SUM(ec), COALESCE(SUM(ls), 0), SUM(lc), COALESCE(SUM(cs), 0), SUM(cc), COALESCE(SUM(ti), 0), "
+        f"COALESCE(SUM(tout), 0), COALESCE(SUM(tcr), 0), COALESCE(SUM(tcw), 0) FROM r GROUP BY {', '.join(group)} "
         f"ORDER BY {', '.join(group)}"
     )
     return sql, p.values
@@ -559,9 +568,10 @@ def event_agg(
     if full is not None:
         where = f"tenant_id = {p.add(tenant)} AND hour >= {p.add(full[0])} AND hour < {p.add(full[1])}"
         where += _dimension_filters(q, p, rollup=True)
-        parts.append(
-            f"SELECT hour, {cols}, event_count, error_count, cost_sum, input_tokens, output_tokens, "
-            f"cache_read_tokens, cache_write_tokens, duration_sum, duration_count FROM rollup_events_hourly WHERE {where}"
+        parts.append(  # no agent dimension here: callers send per-agent questions to the events (event_split)
+            "SELECT hour, ''::text COLLATE \"C\", event_type, model, provider, tool_name, event_count, error_count, cost_sum, "
+            "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, duration_sum, duration_count "
+            f"FROM rollup_types_hourly WHERE {where}"
         )
     for lo, hi in raw:
         where = f"tenant_id = {p.add(tenant)} AND ts >= {p.add(lo)} AND ts <= {p.add(hi)}"

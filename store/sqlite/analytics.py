@@ -19,6 +19,7 @@ from store.aggregates import (
     SessionAgg,
     SessionAggQuery,
     SessionCost,
+    event_split,
     rollup_rows,
     split_range,
 )
@@ -42,9 +43,9 @@ async def write_rollups_and_spans(
 ) -> None:
     """Inside the insert transaction: rollup increments of the inserted events, then the spans."""
     if event_rows:
-        session_rows, event_rollup = rollup_rows(event_rows)
+        session_rows, type_rows = rollup_rows(event_rows)
         await db.executemany(q.UPSERT_ROLLUP_SESSIONS, session_rows)
-        await db.executemany(q.UPSERT_ROLLUP_EVENTS, event_rollup)
+        await db.executemany(q.UPSERT_ROLLUP_TYPES, type_rows)
     if spans:
         resources: dict[tuple[str, str], tuple[str, int]] = {}
         for s in spans:
@@ -64,9 +65,9 @@ async def after_retention(conns: SQLiteConnections, tenant: str, cutoff_us: int,
     hour = cutoff_us - cutoff_us % HOUR_US
     async with conns.write() as db:
         await db.execute(q.DELETE_ROLLUP_SESSIONS_UNTIL, (tenant, hour))
-        await db.execute(q.DELETE_ROLLUP_EVENTS_UNTIL, (tenant, hour))
+        await db.execute(q.DELETE_ROLLUP_TYPES_UNTIL, (tenant, hour))
         await db.execute(q.RECOMPUTE_ROLLUP_SESSIONS, (tenant, hour, hour + HOUR_US))
-        await db.execute(q.RECOMPUTE_ROLLUP_EVENTS, (tenant, hour, hour + HOUR_US))
+        await db.execute(q.RECOMPUTE_ROLLUP_TYPES, (tenant, hour, hour + HOUR_US))
     cutoff_ns = cutoff_us * 1000
     while True:
         async with conns.write() as db:
@@ -109,13 +110,14 @@ class AnalyticsMixin:
                 bucket_us=None if r[0] is None else int(r[0]), agent_id=r[1], sessions=int(r[2]), agents=int(r[3]),
                 event_count=int(r[4]), tool_call_count=int(r[5] or 0), error_count=int(r[6] or 0),
                 latency_sum=float(r[7] or 0), latency_count=int(r[8] or 0), cost_usd=float(r[9] or 0),
-                cost_count=int(r[10] or 0),
+                cost_count=int(r[10] or 0), input_tokens=int(r[11]), output_tokens=int(r[12]),
+                cache_read_tokens=int(r[13]), cache_write_tokens=int(r[14]),
             )
             for r in await self._all(sql, args) if r[4]
         ]
 
     async def aggregate_events(self, tenant: str, query: EventAggQuery) -> list[EventAgg]:
-        full, raw = split_range(query.from_us, query.to_us, query.buckets)
+        full, raw = event_split(query)
         if full is None and not raw:
             return []
         sql, args = q.event_agg(tenant, query, full, raw)

@@ -340,20 +340,24 @@ DELETE_SESSION_ANCHORS = "DELETE FROM chain_anchors WHERE tenant_id = ? AND sess
 
 UPSERT_ROLLUP_SESSIONS = """
 INSERT INTO rollup_sessions_hourly (tenant_id, hour, agent_id, session_id, metric, event_count, tool_call_count,
-    error_count, latency_sum, latency_count, cost_sum, cost_count)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    error_count, latency_sum, latency_count, cost_sum, cost_count, input_tokens, output_tokens, cache_read_tokens,
+    cache_write_tokens)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (tenant_id, hour, agent_id, session_id, metric) DO UPDATE SET
     event_count = event_count + excluded.event_count, tool_call_count = tool_call_count + excluded.tool_call_count,
     error_count = error_count + excluded.error_count, latency_sum = latency_sum + excluded.latency_sum,
     latency_count = latency_count + excluded.latency_count, cost_sum = cost_sum + excluded.cost_sum,
-    cost_count = cost_count + excluded.cost_count
+    cost_count = cost_count + excluded.cost_count, input_tokens = input_tokens + excluded.input_tokens,
+    output_tokens = output_tokens + excluded.output_tokens,
+    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens
 """
-UPSERT_ROLLUP_EVENTS = """
-INSERT INTO rollup_events_hourly (tenant_id, hour, agent_id, event_type, model, provider, tool_name, metric,
+UPSERT_ROLLUP_TYPES = """
+INSERT INTO rollup_types_hourly (tenant_id, hour, event_type, model, provider, tool_name, metric,
     event_count, error_count, cost_sum, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
     duration_sum, duration_count)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (tenant_id, hour, agent_id, event_type, model, provider, tool_name, metric) DO UPDATE SET
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (tenant_id, hour, event_type, model, provider, tool_name, metric) DO UPDATE SET
     event_count = event_count + excluded.event_count, error_count = error_count + excluded.error_count,
     cost_sum = cost_sum + excluded.cost_sum, input_tokens = input_tokens + excluded.input_tokens,
     output_tokens = output_tokens + excluded.output_tokens,
@@ -365,26 +369,31 @@ ON CONFLICT (tenant_id, hour, agent_id, event_type, model, provider, tool_name, 
 _HOUR_OF_TS = "ts - (((ts % 3600000000) + 3600000000) % 3600000000)"
 _ERROR = "(severity IN ('error', 'critical') OR event_type = 'tool_error')"
 _COST_TYPES = "('cost_tracked', 'llm_response')"
+_COST_TOKENS = ", ".join(
+    f"COALESCE(SUM(CASE WHEN event_type IN {_COST_TYPES} THEN {c} END), 0)"
+    for c in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+)
 
 # retention: the rollups of hours before the cutoff's hour go, the cutoff's hour is recomputed
 DELETE_ROLLUP_SESSIONS_UNTIL = "DELETE FROM rollup_sessions_hourly WHERE tenant_id = ? AND hour <= ?"
-DELETE_ROLLUP_EVENTS_UNTIL = "DELETE FROM rollup_events_hourly WHERE tenant_id = ? AND hour <= ?"
+DELETE_ROLLUP_TYPES_UNTIL = "DELETE FROM rollup_types_hourly WHERE tenant_id = ? AND hour <= ?"
 RECOMPUTE_ROLLUP_SESSIONS = f"""
 INSERT INTO rollup_sessions_hourly
 SELECT tenant_id, {_HOUR_OF_TS}, agent_id, session_id, source IS 'otlp_metric', COUNT(*),
     SUM(event_type = 'tool_call'), SUM({_ERROR}),
     TOTAL(CASE WHEN event_type = 'tool_response' THEN duration_ms END),
     COUNT(CASE WHEN event_type = 'tool_response' THEN duration_ms END),
-    TOTAL(CASE WHEN event_type IN {_COST_TYPES} THEN cost_usd END), SUM(event_type IN {_COST_TYPES})
+    TOTAL(CASE WHEN event_type IN {_COST_TYPES} THEN cost_usd END), SUM(event_type IN {_COST_TYPES}),
+    {_COST_TOKENS}
 FROM events WHERE tenant_id = ? AND ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4, 5
 """
-RECOMPUTE_ROLLUP_EVENTS = f"""
-INSERT INTO rollup_events_hourly
-SELECT tenant_id, {_HOUR_OF_TS}, agent_id, event_type, COALESCE(model, ''), COALESCE(provider, ''),
+RECOMPUTE_ROLLUP_TYPES = f"""
+INSERT INTO rollup_types_hourly
+SELECT tenant_id, {_HOUR_OF_TS}, event_type, COALESCE(model, ''), COALESCE(provider, ''),
     COALESCE(tool_name, ''), source IS 'otlp_metric', COUNT(*), SUM({_ERROR}), TOTAL(cost_usd),
     COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_read_tokens), 0),
     COALESCE(SUM(cache_write_tokens), 0), TOTAL(duration_ms), COUNT(duration_ms)
-FROM events WHERE tenant_id = ? AND ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+FROM events WHERE tenant_id = ? AND ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
 
 
@@ -419,7 +428,8 @@ def session_agg(tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, r
             where += " AND metric = 0"
         parts.append(
             "SELECT hour, agent_id, session_id, event_count, tool_call_count, error_count, latency_sum, latency_count, "
-            f"cost_sum, cost_count FROM rollup_sessions_hourly WHERE {where}"
+            "cost_sum, cost_count, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens "
+            f"FROM rollup_sessions_hourly WHERE {where}"
         )
     for lo, hi in raw:
         where = f"tenant_id = {a(tenant)} AND ts >= {a(lo)} AND ts <= {a(hi)}"
@@ -431,16 +441,20 @@ def session_agg(tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, r
             f"SELECT ts, agent_id, session_id, 1, event_type = 'tool_call', {_ERROR}, "
             "CASE WHEN event_type = 'tool_response' THEN duration_ms END, "
             "event_type = 'tool_response' AND duration_ms IS NOT NULL, "
-            f"CASE WHEN event_type IN {_COST_TYPES} THEN cost_usd END, event_type IN {_COST_TYPES} "
-            f"FROM events WHERE {where}"
+            f"CASE WHEN event_type IN {_COST_TYPES} THEN cost_usd END, event_type IN {_COST_TYPES}, "
+            + ", ".join(f"CASE WHEN event_type IN {_COST_TYPES} THEN {c} END"
+                        for c in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"))
+            + f" FROM events WHERE {where}"
         )
     bucket = _bucket("t", q.buckets.step_and_offset())
     agent = "agent_id" if q.by_agent else "NULL"
     group = ["b"] + (["agent_id"] if q.by_agent else [])
     sql = (
-        "WITH r(t, agent_id, session_id, c, tc, ec, ls, lc, cs, cc) AS (" + " UNION ALL ".join(parts) + ") "
+        "WITH r(t, agent_id, session_id, c, tc, ec, ls, lc, cs, cc, ti, tout, tcr, tcw) AS ("
+        + " UNION ALL ".join(parts) + ") "
         f"SELECT {bucket} AS b, {agent}, COUNT(DISTINCT session_id), COUNT(DISTINCT agent_id), SUM(c), SUM(tc), "
-        f"SUM(ec), TOTAL(ls), SUM(lc), TOTAL(cs), SUM(cc) FROM r GROUP BY {', '.join(group)} "
+        "SUM(ec), TOTAL(ls), SUM(lc), TOTAL(cs), SUM(cc), COALESCE(SUM(ti), 0), COALESCE(SUM(tout), 0), "
+        f"COALESCE(SUM(tcr), 0), COALESCE(SUM(tcw), 0) FROM r GROUP BY {', '.join(group)} "
         f"ORDER BY {', '.join(group)}"
     )
     return sql, a.values
@@ -474,9 +488,10 @@ def event_agg(tenant: str, q: EventAggQuery, full: tuple[int, int] | None, raw: 
     if full is not None:
         where = f"tenant_id = {a(tenant)} AND hour >= {a(full[0])} AND hour < {a(full[1])}"
         where += _dimension_filters(q, a, rollup=True)
-        parts.append(
-            f"SELECT hour, {cols}, event_count, error_count, cost_sum, input_tokens, output_tokens, "
-            f"cache_read_tokens, cache_write_tokens, duration_sum, duration_count FROM rollup_events_hourly WHERE {where}"
+        parts.append(  # no agent dimension here: callers send per-agent questions to the events (event_split)
+            "SELECT hour, '', event_type, model, provider, tool_name, event_count, error_count, cost_sum, input_tokens, "
+            "output_tokens, cache_read_tokens, cache_write_tokens, duration_sum, duration_count "
+            f"FROM rollup_types_hourly WHERE {where}"
         )
     for lo, hi in raw:
         where = f"tenant_id = {a(tenant)} AND ts >= {a(lo)} AND ts <= {a(hi)}"
