@@ -420,30 +420,27 @@ def event_hash(
 
     ``payload_json`` and ``metadata_json`` must already be ``dumps`` output (after truncation).
     """
-    canonical = "".join(
-        (
-            '{"v":2,"id":',
-            _quote(event_id),
-            ',"timestamp":',
-            _quote(timestamp),
-            ',"sessionId":',
-            _quote(session_id),
-            ',"agentId":',
-            _quote(agent_id),
-            ',"eventType":',
-            _quote(event_type),
-            ',"severity":',
-            _quote(severity),
-            ',"payload":',
-            payload_json,
-            ',"metadata":',
-            metadata_json,
-            ',"prevHash":',
-            "null" if prev_hash is None else _quote(prev_hash),
-            "}",
-        )
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    try:
+        # orjson escapes strings exactly as JSON.stringify does except lone surrogates, which it
+        # refuses (TypeError): those take the pure-Python quoting below.
+        head = orjson.dumps({
+            "v": 2, "id": event_id, "timestamp": timestamp, "sessionId": session_id, "agentId": agent_id,
+            "eventType": event_type, "severity": severity,
+        })
+    except TypeError:
+        head = "".join((
+            '{"v":2,"id":', _quote(event_id), ',"timestamp":', _quote(timestamp), ',"sessionId":',
+            _quote(session_id), ',"agentId":', _quote(agent_id), ',"eventType":', _quote(event_type),
+            ',"severity":', _quote(severity), "}",
+        )).encode("utf-8", "surrogatepass")
+    h = hashlib.sha256(head[:-1])
+    h.update(b',"payload":')
+    h.update(payload_json.encode("utf-8", "surrogatepass"))
+    h.update(b',"metadata":')
+    h.update(metadata_json.encode("utf-8", "surrogatepass"))
+    h.update(b',"prevHash":')
+    h.update(b"null}" if prev_hash is None else _quote(prev_hash).encode() + b"}")
+    return h.hexdigest()
 
 
 def truncate_payload_json(payload_json: str) -> str:

@@ -26,11 +26,8 @@ Row = Sequence[Any]
 
 
 def stored_event(r: Row) -> StoredEvent:
-    return StoredEvent(
-        id=r[0], timestamp=r[1], session_id=r[2], agent_id=r[3], event_type=r[4], severity=r[5],
-        payload_json=r[6], metadata_json=r[7], prev_hash=r[8], hash=r[9], tenant_id=r[10],
-        seq=r[11], ts_us=r[12],
-    )
+    """Columns in ``queries.EVENT_FIELDS`` order, which is the field order of ``StoredEvent``."""
+    return StoredEvent._make(r)
 
 
 def session_state(r: Row) -> SessionState:
