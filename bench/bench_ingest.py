@@ -60,12 +60,14 @@ def main() -> int:
         full_runs.append(result)
         log(f"  {result.throughput:,.0f} events/s, p95 {result.pct(95):.1f} ms, server {result.server_cpu_cores:.2f}"
             f" cores, errors {result.errors}, stored {result.stored_total} / acked {result.acked_total}")
+        _log_errors(result)
         log(f"ingest run {run + 1}/{mode.runs}: fixed load {args.rate:,.0f} events/s, {machine()}")
         with fresh_database("ingest") as db:
             result = run_phase(db, fixed)
         fixed_runs.append(result)
         log(f"  p50 {result.pct(50):.1f} ms, p95 {result.pct(95):.1f} ms, p99 {result.pct(99):.1f} ms,"
             f" {result.throughput:,.0f} events/s acknowledged")
+        _log_errors(result)
         if not args.skip_raw:
             _, (raw,) = run_clients(raw_insert_client, [(raw_rows, run + 1)])
             raw_rates.append(raw["rows_per_s"])
@@ -82,27 +84,43 @@ def main() -> int:
     return 1 if broken else 0
 
 
-def _context(runs: list[PhaseResult], cfg: LoadConfig, backend: str) -> dict[str, Any]:
-    return {
+def _log_errors(result: PhaseResult) -> None:
+    if result.errors:
+        log(f"  {result.errors} failed requests; this run is left out of the figures. Samples:")
+        for sample in result.error_samples:
+            log(f"    {sample[:400]}")
+
+
+def _context(all_runs: list[PhaseResult], cfg: LoadConfig, backend: str) -> dict[str, Any]:
+    ok = [r for r in all_runs if not r.errors]
+    ctx: dict[str, Any] = {
         "backend": backend, "batch": cfg.batch, "concurrency": cfg.concurrency, "client_procs": cfg.client_procs,
-        "window_s": cfg.duration, "load1_per_run": [round(r.load1, 2) for r in runs],
-        "errors": sum(r.errors for r in runs), "duplicates": sum(r.duplicates for r in runs),
-        "acked_equals_stored": all(r.stored_total == r.acked_total for r in runs),
+        "window_s": cfg.duration, "load1_per_run": [round(r.load1, 2) for r in ok],
+        "duplicates": sum(r.duplicates for r in ok),
+        "acked_equals_stored": all(r.stored_total == r.acked_total for r in ok),
     }
+    failed = [r for r in all_runs if r.errors]
+    if failed:
+        ctx["failed_runs"] = len(failed)
+        ctx["error_samples"] = [s[:200] for r in failed for s in r.error_samples][:3]
+    return ctx
 
 
 def _emit_all(
-    n: int, backend: str, base: LoadConfig, fixed: LoadConfig, full_runs: list[PhaseResult],
-    fixed_runs: list[PhaseResult], raw_rates: list[float], raw_cpu_rates: list[float],
+    n_all: int, backend: str, base: LoadConfig, fixed: LoadConfig, all_full: list[PhaseResult],
+    all_fixed: list[PhaseResult], raw_rates: list[float], raw_cpu_rates: list[float],
 ) -> None:
-    ctx = _context(full_runs, base, backend)
+    """Medians over the runs without failed requests (failed runs are counted in the context)."""
+    full_runs = [r for r in all_full if not r.errors]
+    fixed_runs = [r for r in all_fixed if not r.errors]
+    ctx = _context(all_full, base, backend)
+    n = len(full_runs)
     throughput = median([r.throughput for r in full_runs])
     emit("ingest", "throughput", throughput, "events/s", runs=n, target=TARGET_THROUGHPUT,
          per_run=[round(r.throughput) for r in full_runs],
-         collector_cpu_cores=round(median([r.server_cpu_cores for r in full_runs]), 2),
-         server_peak_rss_mb=round(max(r.server_peak_rss_mb for r in full_runs), 1),
-         client_cpu_s_per_10k_events=round(median([
-             r.client_cpu_seconds / max(r.acked_total, 1) * 10_000 for r in full_runs]), 3),
+         collector_cpu_cores=median([r.server_cpu_cores for r in full_runs]),
+         server_peak_rss_mb=max((r.server_peak_rss_mb for r in all_full), default=None),
+         client_cpu_s_per_10k_events=median([r.client_cpu_seconds / max(r.acked_total, 1) * 10_000 for r in full_runs]),
          **ctx, **machine())
     per_cpu = [r.throughput / r.server_cpu_cores for r in full_runs if r.server_cpu_cores > 0]
     per_cpu_value = median(per_cpu) if per_cpu else None
@@ -113,24 +131,24 @@ def _emit_all(
         extra = {"target": TARGET_P95_FULL_MS} if p == 95 else {}
         emit("ingest", f"batch_latency_p{p}_full_throughput", median([r.pct(p) for r in full_runs]), "ms",
              runs=n, per_run=[round(r.pct(p), 2) for r in full_runs], **extra, **ctx)
-    ctx = _context(fixed_runs, fixed, backend)
+    ctx = _context(all_fixed, fixed, backend)
     ctx["offered_events_per_s"] = fixed.rate
-    ctx["acknowledged_events_per_s"] = round(median([r.throughput for r in fixed_runs]))
+    ctx["acknowledged_events_per_s"] = median([r.throughput for r in fixed_runs])
     ctx["arrivals"] = "poisson"
     for p in (50, 95, 99):
         extra = {"target": TARGET_P95_FIXED_MS} if p == 95 else {}
         emit("ingest", f"batch_latency_p{p}_at_{fixed.rate:.0f}_eps", median([r.pct(p) for r in fixed_runs]), "ms",
-             runs=n, per_run=[round(r.pct(p), 2) for r in fixed_runs],
+             runs=len(fixed_runs), per_run=[round(r.pct(p), 2) for r in fixed_runs],
              batches=sum(len(r.latencies_ms) for r in fixed_runs), **extra, **ctx)
-    startups = [r.extra["startup_s"] for r in (*full_runs, *fixed_runs)]
+    startups = [r.extra["startup_s"] for r in (*all_full, *all_fixed)]
     emit("ingest", "start_to_ready_empty_db", median(startups), "s", runs=len(startups), target=2,
          max=round(max(startups), 3), backend=backend)
     if raw_rates:
         raw = median(raw_rates)
-        emit("ingest", "raw_sqlite_insert", raw, "rows/s", runs=n, per_run=[round(r) for r in raw_rates],
+        emit("ingest", "raw_sqlite_insert", raw, "rows/s", runs=n_all, per_run=[round(r) for r in raw_rates],
              rows_per_transaction=TRANSACTION_ROWS, table="events (same schema, indexes and pragmas)")
         raw_cpu = median(raw_cpu_rates)
-        emit("ingest", "raw_sqlite_insert_per_cpu_second", raw_cpu, "rows/cpu-s", runs=n,
+        emit("ingest", "raw_sqlite_insert_per_cpu_second", raw_cpu, "rows/cpu-s", runs=n_all,
              per_run=[round(r) for r in raw_cpu_rates])
         if backend == "sqlite":
             emit("ingest", "throughput_vs_raw_sqlite", throughput / raw, "ratio", runs=n)

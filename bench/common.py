@@ -116,11 +116,19 @@ def machine() -> dict[str, Any]:
     }
 
 
-def emit(bench: str, metric: str, value: float | int | None, unit: str, *, runs: int, **context: Any) -> None:
-    """Print one figure as one JSON line on stdout."""
+def _clean(value: Any) -> Any:
+    """Floats rounded to 3 decimals; NaN (a median of nothing) becomes null."""
     if isinstance(value, float):
-        value = round(value, 3)
-    line = {"bench": bench, "metric": metric, "value": value, "unit": unit, "runs": runs, **context}
+        return None if value != value else round(value, 3)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def emit(bench: str, metric: str, value: float | int | None, unit: str, *, runs: int, **context: Any) -> None:
+    """Print one figure as one JSON line on stdout (floats rounded, NaN as null)."""
+    line = {"bench": bench, "metric": metric, "value": _clean(value), "unit": unit, "runs": runs,
+            **{k: _clean(v) for k, v in context.items()}}
     print(orjson.dumps(line).decode(), flush=True)
 
 
