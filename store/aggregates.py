@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Literal
 
 from store.model import Granularity
@@ -250,28 +251,32 @@ SessionRollupRow = tuple[str, int, str, str, int, int, int, int, float, int, flo
 TypeRollupRow = tuple[str, int, str, str, str, str, int, int, int, float, int, int, int, int, float, int]
 
 
+_FIELDS = itemgetter(_TENANT, _TS, _AGENT, _SESSION, _TYPE, _SEV, _SOURCE, _COST, _IN, _OUT, _DUR, _MODEL, _PROVIDER,
+                     _TOOL, _CREAD, _CWRITE)
+
+
 def rollup_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[SessionRollupRow], list[TypeRollupRow]]:
     """The increments of both hourly rollups for these inserted event rows, sorted by key.
 
-    Sorted keys give every writer the same lock order on PostgreSQL (no deadlocks).
+    Sorted keys give every writer the same lock order on PostgreSQL (no deadlocks). This runs in
+    every ingest transaction: keep it lean (about 2 us per event).
     """
     sessions: dict[tuple[Any, ...], list[Any]] = {}
     types: dict[tuple[Any, ...], list[Any]] = {}
-    cost_types, error_severities = _COST_TYPES, _ERROR_SEVERITIES
+    cost_types, error_severities, fields = _COST_TYPES, _ERROR_SEVERITIES, _FIELDS
     for r in rows:
-        ts = r[_TS]
+        (tenant, ts, agent, session, etype, severity, source, cost, tin, tout, dur, model, provider, tool, cread,
+         cwrite) = fields(r)
         hour = ts - ts % HOUR_US
-        etype = r[_TYPE]
-        metric = 1 if r[_SOURCE] == "otlp_metric" else 0
-        error = 1 if (etype == "tool_error" or r[_SEV] in error_severities) else 0
-        dur = r[_DUR]
-        skey = (r[_TENANT], hour, r[_AGENT], r[_SESSION], metric)
+        metric = 1 if source == "otlp_metric" else 0
+        error = 1 if (etype == "tool_error" or severity in error_severities) else 0
+        skey = (tenant, hour, agent, session, metric)
         s = sessions.get(skey)
         if s is None:
             s = sessions[skey] = [0, 0, 0, 0.0, 0, 0.0, 0, 0, 0, 0, 0]
         s[0] += 1
         s[2] += error
-        tkey = (r[_TENANT], hour, etype, r[_MODEL] or "", r[_PROVIDER] or "", r[_TOOL] or "", metric)
+        tkey = (tenant, hour, etype, model or "", provider or "", tool or "", metric)
         t = types.get(tkey)
         if t is None:
             t = types[tkey] = [0, 0, 0.0, 0, 0, 0, 0, 0.0, 0]
@@ -282,11 +287,12 @@ def rollup_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[SessionRollupRow], 
             t[8] += 1
         if etype == "tool_call":
             s[1] += 1
-        elif etype == "tool_response" and dur is not None:
-            s[3] += dur
-            s[4] += 1
+        elif etype == "tool_response":
+            if dur is not None:
+                s[3] += dur
+                s[4] += 1
         elif etype in cost_types:
-            cost, tin, tout, cread, cwrite = r[_COST] or 0.0, r[_IN] or 0, r[_OUT] or 0, r[_CREAD] or 0, r[_CWRITE] or 0
+            cost, tin, tout, cread, cwrite = cost or 0.0, tin or 0, tout or 0, cread or 0, cwrite or 0
             s[5] += cost
             s[6] += 1
             s[7] += tin
