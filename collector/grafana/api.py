@@ -23,6 +23,7 @@ from store.timefmt import parse_query_time
 __all__ = ("health", "metric_payload_options", "metrics", "query", "tag_keys", "tag_values", "variable")
 
 MAX_BODY: Final = 1024 * 1024
+MAX_TARGETS: Final = 100
 HOUR_US: Final = 3_600_000_000
 DEFAULT_LOOKBACK_US: Final = 30 * 24 * HOUR_US      # variables and tag values without a range
 _ALL: Final = frozenset({"", "*", "$__all", "All", "all", "none"})
@@ -156,6 +157,8 @@ async def query(request: web.Request) -> web.Response:
     targets = body.get("targets")
     if not isinstance(targets, list):
         raise _bad("targets must be a list")
+    if len(targets) > MAX_TARGETS:
+        raise _bad(f"at most {MAX_TARGETS} targets per query")
     out: list[dict[str, Any]] = []
     for i, t in enumerate(targets):
         if not isinstance(t, dict) or t.get("hide") or not t.get("target"):

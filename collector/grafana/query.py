@@ -30,6 +30,7 @@ __all__ = ("QueryError", "TargetRequest", "run_target")
 
 MIN_STEP_US: Final = 1_000_000
 DEFAULT_POINTS: Final = 1000
+MAX_POINTS: Final = 10_000       # a panel is a few thousand pixels wide at most
 TABLE_ROWS: Final = 500
 
 
@@ -53,7 +54,7 @@ class TargetRequest:
     def step_us(self) -> int:
         span = max(1, self.to_us - self.from_us)
         step = max(MIN_STEP_US, (self.interval_ms or 0) * 1000)
-        points = self.max_points if self.max_points and self.max_points > 0 else DEFAULT_POINTS
+        points = min(self.max_points, MAX_POINTS) if self.max_points and self.max_points > 0 else DEFAULT_POINTS
         return max(step, -(-span // points))
 
 

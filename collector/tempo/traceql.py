@@ -163,10 +163,23 @@ def _tokens(q: str) -> list[tuple[str, str]]:
     return out
 
 
+MAX_QUERY_CHARS: Final = 16_384
+MAX_DEPTH: Final = 64
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
+        if len(text) > MAX_QUERY_CHARS:
+            raise TraceQLError(f"query longer than {MAX_QUERY_CHARS} characters")
         self.toks = _tokens(text)
         self.i = 0
+        self.depth = 0
+
+    def nest(self, tok: tuple[str, str]) -> None:
+        if tok[1] in ("(", "{"):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise TraceQLError(f"more than {MAX_DEPTH} nested parentheses or braces")
 
     def peek(self) -> tuple[str, str] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -216,19 +229,23 @@ class _Parser:
 
     def spanset_term(self) -> Query:
         tok = self.take()
+        self.nest(tok)
         if tok[1] == "(":
             inner = self.spanset_or()
             self.expect(")")
+            self.depth -= 1
             return inner
         if tok[1] == "{":
             if (nxt := self.peek()) is not None and nxt[1] == "}":
                 self.take()
+                self.depth -= 1
                 return True
             expr = self.expr_or()
             end = self.take()
             if end[1] != "}":
                 self._refuse_inside(end)
                 raise TraceQLError(f"expected '}}', found {end[1]!r}")
+            self.depth -= 1
             return expr
         if tok[0] == "word" and (nxt := self.peek()) is not None and nxt[1] == "(":
             raise Unsupported(f"functions ('{tok[1]}()') are not supported; use spanset filters {{ ... }} only")
@@ -261,9 +278,11 @@ class _Parser:
 
     def unary(self) -> Expr:
         tok = self.take()
+        self.nest(tok)
         if tok[1] == "(":
             inner = self.expr_or()
             self.expect(")")
+            self.depth -= 1
             return inner
         if tok[0] == "word" and tok[1] in ("true", "false") and (
             (nxt := self.peek()) is None or nxt[1] in ("&&", "||", ")", "}")

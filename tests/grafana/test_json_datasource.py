@@ -188,6 +188,7 @@ async def test_filters_hidden_targets_and_tenants(env: tuple[TestClient[Any, Any
     (grafana_request({"refId": "A", "target": "sessions", "payload": {"group_by": "model"}}), "cannot be grouped"),
     (grafana_request({"refId": "A", "target": "events", "payload": "{not json"}), "payload is not JSON"),
     ({**grafana_request(), "targets": "A"}, "targets must be a list"),
+    (grafana_request(*({"refId": f"R{i}", "target": "events"} for i in range(101))), "at most 100 targets"),
     ({**grafana_request({"refId": "A", "target": "events"}), "range": {"from": "yesterday", "to": "now"}},
      "invalid range.from"),
 ])
