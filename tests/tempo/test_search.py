@@ -131,7 +131,7 @@ async def test_traceql_outside_the_subset_is_400_naming_it(client: TestClient[An
 @pytest.mark.parametrize("params", [
     {"q": "{ .a = }"}, {"q": "{"}, {"q": '{ .a =~ "(" }'}, {"q": "{ status > ok }"}, {"q": "{ a = 1 }"},
     {"limit": "many"}, {"start": "yesterday"}, {"start": "100", "end": "50"}, {"minDuration": "fast"},
-    {"tags": 'unterminated="x'}, {"q": "(" * 200 + "{}" + ")" * 200}, {"q": "{" + " .a = 1 &&" * 2000 + " .b = 2 }"},
+    {"tags": 'unterminated="x'}, {"q": "(" * 200 + "{}" + ")" * 200},
 ])
 async def test_invalid_parameters_are_400(client: TestClient[Any, Any], params: dict[str, str]) -> None:
     resp = await client.get("/tempo/api/search", params=params)

@@ -110,6 +110,15 @@ def test_unsupported_constructs(text: str) -> None:
         parse_traceql(text)
 
 
+def test_size_and_depth_are_bounded() -> None:
+    with pytest.raises(TraceQLError, match="longer than"):
+        parse_traceql("{" + " .a = 1 &&" * 2000 + " .b = 2 }")
+    with pytest.raises(TraceQLError, match="nested"):
+        parse_traceql("{ " + "(" * 65 + ".a = 1" + ")" * 65 + " }")
+    assert parse_traceql("{ " + "(" * 60 + ".a = 1" + ")" * 60 + " }") == Cond(Field("any", "a"), "=", 1)
+    assert isinstance(parse_traceql("{" + " .a = 1 &&" * 500 + " .b = 2 }"), And)   # long but flat is fine
+
+
 def test_legacy_parameters() -> None:
     q = parse_legacy('service.name="my svc" status.code=error', "1s", None)
     assert q == And((Cond(Field("any", "service.name"), "tag=", "my svc"),
