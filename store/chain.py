@@ -24,6 +24,9 @@ class Anchor:
 class ChainVerifier:
     """Feed events in ascending ``seq`` order (any chunking), then read ``result()``.
 
+    The walk covers the chain up to the head read before the events; events appended after
+    that are ignored, so verifying during ingest never reports a false break.
+
     Checks, in order: no seq is missing unless a retention anchor covers exactly that gap
     (and continues from the hash before it), ``prev_hash`` links to the previous hash, and
     every stored hash equals the hash recomputed from the stored fields. ``head_seq`` and
@@ -58,9 +61,17 @@ class ChainVerifier:
         self._expected_seq = up_to_seq + 1
         return True
 
+    @property
+    def complete(self) -> bool:
+        """True once every event up to the recorded head was fed (or the walk failed)."""
+        return self._failed_at is not None or self._expected_seq > self._head_seq
+
     def feed(self, events: Iterable[StoredEvent]) -> None:
         for e in events:
             if self._failed_at is not None:
+                return
+            if e.seq > self._head_seq:
+                # appended after the head was read (ingest goes on while we verify): not ours to judge
                 return
             if e.seq != self._expected_seq and not self._bridge(e.seq - 1):
                 self._fail(

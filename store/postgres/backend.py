@@ -235,7 +235,7 @@ class PostgresStore(AnalyticsMixin, AdminMixin):
             ]
             verifier = ChainVerifier(anchors, head_seq=head.chain_seq, head_hash=head.chain_head)
             last_seq = -1
-            while not verifier.failed:
+            while not verifier.complete:
                 found = await conn.fetch(q.SELECT_CHAIN_CHUNK, tenant, session_id, last_seq, CHAIN_CHUNK)
                 if not found:
                     break

@@ -261,7 +261,9 @@ class SQLiteStore(AnalyticsMixin):
             after = chunk[-1].id
 
     async def verify_session(self, tenant: str, session_id: str) -> ChainVerification | None:
-        async with self._c.read() as db:
+        # One read transaction: a concurrent append or retention batch cannot make the head,
+        # the anchors and the rows disagree.
+        async with self._c.snapshot() as db:
             async with db.execute(q.SELECT_SESSION, (tenant, session_id)) as cur:
                 srow = await cur.fetchone()
             if srow is None:
@@ -269,16 +271,15 @@ class SQLiteStore(AnalyticsMixin):
             head = rows.session_state(srow)
             async with db.execute(q.SELECT_ANCHORS, (tenant, session_id)) as cur:
                 anchors = [Anchor(int(a[0]), int(a[1]), a[2], a[3]) for a in await cur.fetchall()]
-        verifier = ChainVerifier(anchors, head_seq=head.chain_seq, head_hash=head.chain_head)
-        last_seq = -1
-        while not verifier.failed:
-            async with self._c.read() as db:
+            verifier = ChainVerifier(anchors, head_seq=head.chain_seq, head_hash=head.chain_head)
+            last_seq = -1
+            while not verifier.complete:
                 async with db.execute(q.SELECT_CHAIN_CHUNK, (tenant, session_id, last_seq, CHAIN_CHUNK)) as cur:
                     chunk = [rows.stored_event(r) for r in await cur.fetchall()]
-            if not chunk:
-                break
-            verifier.feed(chunk)
-            last_seq = chunk[-1].seq
+                if not chunk:
+                    break
+                verifier.feed(chunk)
+                last_seq = chunk[-1].seq
         return verifier.result()
 
     # ------------------------------------------------------------------ sessions, agents

@@ -125,6 +125,16 @@ class SQLiteConnections:
             self._pool.put_nowait(conn)
 
     @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A reader inside one read transaction: every statement sees the same committed state."""
+        async with self.read() as conn:
+            await conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                await conn.execute("COMMIT")  # a read transaction: ending it only releases the snapshot
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """The writer inside ``BEGIN IMMEDIATE``; commits on success, rolls back on error."""
         self._check_open()
