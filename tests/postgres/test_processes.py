@@ -178,7 +178,30 @@ async def test_database_outage_answers_503_and_recovers_without_restart(
                         missing_retry_after.append(status)
                     await asyncio.sleep(0.05)  # client backoff (shorter than Retry-After to keep the test quick)
 
-    senders = [asyncio.create_task(sender(i)) for i in range(3)]
+    otlp_statuses: Counter[int] = Counter()
+    otlp_acked: Counter[str] = Counter()  # spans acknowledged per session
+
+    async def otlp_sender() -> None:
+        async with aiohttp.ClientSession() as http:
+            n = 0
+            while not stop.is_set():
+                sid = sessions[n % 4]
+                n += 1
+                doc = traces(*(span(secrets.token_hex(8), "execute_tool search", {
+                    "session.id": sid, "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search",
+                }, trace_id=secrets.token_hex(16)) for _ in range(5)))
+                while True:  # OTLP exporters retry a 503 with the same request
+                    async with http.post(f"{server.url}/v1/traces", json=doc) as resp:
+                        await resp.read()
+                        otlp_statuses[resp.status] += 1
+                        if resp.status == 200:
+                            otlp_acked[sid] += 5
+                            break
+                        if resp.headers.get("Retry-After") is None:
+                            missing_retry_after.append(resp.status)
+                    await asyncio.sleep(0.05)
+
+    senders = [asyncio.create_task(sender(i)) for i in range(3)] + [asyncio.create_task(otlp_sender())]
     try:
         async with aiohttp.ClientSession() as http:
             await wait_until(lambda: len(acked) >= 30 * BATCH, what="ingest before the outage")
@@ -186,7 +209,7 @@ async def test_database_outage_answers_503_and_recovers_without_restart(
             assert status == 200 and body["db"]["ok"] is True
 
             await proxy.cut()
-            await wait_until(lambda: statuses[503] >= 10, what="503s during the outage")
+            await wait_until(lambda: statuses[503] >= 10 and otlp_statuses[503] >= 2, what="503s during the outage")
             status, body = await _health(http, server.url)
             assert status == 503 and body["db"]["ok"] is False, body
             acked_during = len(acked)
@@ -204,13 +227,17 @@ async def test_database_outage_answers_503_and_recovers_without_restart(
         await asyncio.gather(*senders, return_exceptions=True)
 
     assert set(statuses) <= {201, 503}, statuses  # never a 500, never anything else
+    assert set(otlp_statuses) <= {200, 503}, otlp_statuses
     assert statuses[503] >= 10
     assert missing_retry_after == []
     # no acknowledged event lost, nothing stored twice, chains and counters intact
     stored = await _stored_sessions(server.url, sessions)
-    by_id = {e["id"]: e["hash"] for events in stored.values() for e in events}
-    assert sum(len(v) for v in stored.values()) == len(by_id)
-    assert by_id == acked
+    native = {e["id"]: e["hash"] for events in stored.values() for e in events
+              if e["metadata"].get("source") != "otlp_genai"}
+    assert sum(len(v) for v in stored.values()) == len({e["id"] for v in stored.values() for e in v})
+    assert native == acked
+    for sid, events in stored.items():  # each acknowledged tool span: its call and its response, once
+        assert sum(1 for e in events if e["metadata"].get("source") == "otlp_genai") == 2 * otlp_acked[sid], sid
     await _stop(server)
 
 
