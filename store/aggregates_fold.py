@@ -18,7 +18,24 @@ from store.aggregates import (
 from store.model import AnalyticsBucket, AnalyticsResult, AnalyticsTotals
 from store.timefmt import parse_rfc3339
 
-__all__ = ("PercentileFold", "agent_stats", "analytics_result", "percentile_rows")
+__all__ = ("PercentileFold", "agent_stats", "analytics_result", "percentile_rows", "session_aggs")
+
+
+def session_aggs(found: Iterable[Sequence[Any]]) -> tuple[list[SessionAgg], list[SessionAgg]]:
+    """Rows of (kind, bucket, agent, sessions, agents, counters...) -> (per-bucket rows, the totals row)."""
+    buckets: list[SessionAgg] = []
+    totals: list[SessionAgg] = []
+    for r in found:
+        if not r[5]:          # a group without events (only possible for the totals of an empty range)
+            continue
+        (totals if r[0] else buckets).append(SessionAgg(
+            bucket_us=None if r[1] is None else int(r[1]), agent_id=r[2], sessions=int(r[3]), agents=int(r[4]),
+            event_count=int(r[5]), tool_call_count=int(r[6] or 0), error_count=int(r[7] or 0),
+            latency_sum=float(r[8] or 0), latency_count=int(r[9] or 0), cost_usd=float(r[10] or 0),
+            cost_count=int(r[11] or 0), input_tokens=int(r[12]), output_tokens=int(r[13]),
+            cache_read_tokens=int(r[14]), cache_write_tokens=int(r[15]),
+        ))
+    return buckets, totals
 
 
 def _avg(total: float, count: int) -> float:

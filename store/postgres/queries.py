@@ -499,9 +499,11 @@ def _bucket(column: str, step_offset: tuple[int, int] | None) -> str:
 
 
 def session_agg(
-    tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, raw: Sequence[tuple[int, int]],
+    tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, raw: Sequence[tuple[int, int]], *,
+    with_totals: bool = False,
 ) -> tuple[str, list[object]]:
-    """Rows of (bucket, agent|NULL, sessions, agents, events, tool calls, errors, latency sum/count, cost sum/count)."""
+    """Rows of (kind, bucket, agent|NULL, sessions, agents, counters...): kind 0 per bucket (and agent);
+    with ``with_totals`` one more row of kind 1 for the whole range from the same materialized rows."""
     p = Params()
     parts: list[str] = []
     if full is not None:
@@ -531,13 +533,17 @@ def session_agg(
     bucket = _bucket("t", q.buckets.step_and_offset())
     agent = "agent_id" if q.by_agent else "NULL::text"
     group = ["b"] + (["agent_id"] if q.by_agent else [])
+    sums = (
+        "COUNT(DISTINCT session_id), COUNT(DISTINCT agent_id), SUM(c), SUM(tc), SUM(ec), COALESCE(SUM(ls), 0), "
+        "SUM(lc), COALESCE(SUM(cs), 0), SUM(cc), COALESCE(SUM(ti), 0), COALESCE(SUM(tout), 0), "
+        "COALESCE(SUM(tcr), 0), COALESCE(SUM(tcw), 0)"
+    )
     sql = (
-        "WITH r(t, agent_id, session_id, c, tc, ec, ls, lc, cs, cc, ti, tout, tcr, tcw) AS ("
+        "WITH r(t, agent_id, session_id, c, tc, ec, ls, lc, cs, cc, ti, tout, tcr, tcw) AS MATERIALIZED ("
         + " UNION ALL ".join(parts) + ") "
-        f"SELECT {bucket} AS b, {agent}, COUNT(DISTINCT session_id), COUNT(DISTINCT agent_id), SUM(c), SUM(tc), "
-        "SUM(ec), COALESCE(SUM(ls), 0), SUM(lc), COALESCE(SUM(cs), 0), SUM(cc), COALESCE(SUM(ti), 0), "
-        f"COALESCE(SUM(tout), 0), COALESCE(SUM(tcr), 0), COALESCE(SUM(tcw), 0) FROM r GROUP BY {', '.join(group)} "
-        f"ORDER BY {', '.join(group)}"
+        f"SELECT 0, {bucket} AS b, {agent}, {sums} FROM r GROUP BY {', '.join(group)} "
+        + (f"UNION ALL SELECT 1, NULL::bigint, NULL::text, {sums} FROM r " if with_totals else "")
+        + f"ORDER BY 1, {', '.join(str(i + 2) for i in range(len(group)))}"
     )
     return sql, p.values
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import aiosqlite
@@ -23,7 +22,7 @@ from store.aggregates import (
     rollup_rows,
     split_range,
 )
-from store.aggregates_fold import PercentileFold, agent_stats, analytics_result
+from store.aggregates_fold import PercentileFold, agent_stats, analytics_result, session_aggs
 from store.model import AnalyticsParams, AnalyticsResult, StoredEvent
 from store.plan import EventRow
 from store.spans import NewSpan, SpanScan, StoredSpan
@@ -101,20 +100,16 @@ class AnalyticsMixin:
             return list(await cur.fetchall())
 
     async def aggregate_sessions(self, tenant: str, query: SessionAggQuery) -> list[SessionAgg]:
+        return (await self._sessions(tenant, query, with_totals=False))[0]
+
+    async def _sessions(
+        self, tenant: str, query: SessionAggQuery, *, with_totals: bool,
+    ) -> tuple[list[SessionAgg], list[SessionAgg]]:
         full, raw = split_range(query.from_us, query.to_us, query.buckets)
         if full is None and not raw:
-            return []
-        sql, args = q.session_agg(tenant, query, full, raw)
-        return [
-            SessionAgg(
-                bucket_us=None if r[0] is None else int(r[0]), agent_id=r[1], sessions=int(r[2]), agents=int(r[3]),
-                event_count=int(r[4]), tool_call_count=int(r[5] or 0), error_count=int(r[6] or 0),
-                latency_sum=float(r[7] or 0), latency_count=int(r[8] or 0), cost_usd=float(r[9] or 0),
-                cost_count=int(r[10] or 0), input_tokens=int(r[11]), output_tokens=int(r[12]),
-                cache_read_tokens=int(r[13]), cache_write_tokens=int(r[14]),
-            )
-            for r in await self._all(sql, args) if r[4]
-        ]
+            return [], []
+        sql, args = q.session_agg(tenant, query, full, raw, with_totals=with_totals)
+        return session_aggs(await self._all(sql, args))
 
     async def aggregate_events(self, tenant: str, query: EventAggQuery) -> list[EventAgg]:
         full, raw = event_split(query)
@@ -158,10 +153,10 @@ class AnalyticsMixin:
         return agent_stats(totals, ended)
 
     async def get_analytics(self, tenant: str, params: AnalyticsParams) -> AnalyticsResult:
-        whole = SessionAggQuery(params.from_us, params.to_us, agent_id=params.agent_id,
+        query = SessionAggQuery(params.from_us, params.to_us, Buckets(params.granularity), agent_id=params.agent_id,
                                 exclude_metrics=params.exclude_metrics)
-        buckets = await self.aggregate_sessions(tenant, replace(whole, buckets=Buckets(params.granularity)))
-        return analytics_result(buckets, await self.aggregate_sessions(tenant, whole))
+        buckets, totals = await self._sessions(tenant, query, with_totals=True)   # one statement
+        return analytics_result(buckets, totals)
 
     # ------------------------------------------------------------------ spans
 

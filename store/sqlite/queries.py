@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 from store.aggregates import EventAggQuery, PercentileQuery, SessionAggQuery
@@ -397,6 +398,10 @@ FROM events WHERE tenant_id = ? AND ts >= ? AND ts < ? GROUP BY 1, 2, 3, 4, 5, 6
 """
 
 
+# computed once for the buckets and the totals of /api/analytics (SQLite >= 3.35 takes the hint)
+_MATERIALIZED = "MATERIALIZED " if sqlite3.sqlite_version_info >= (3, 35) else ""
+
+
 def _bucket(column: str, step_offset: tuple[int, int] | None) -> str:
     """Bucket start of a microsecond column, floored (also before 1970); NULL for a single bucket."""
     if step_offset is None:
@@ -416,8 +421,13 @@ class _Args:
         return "?"
 
 
-def session_agg(tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, raw: Sequence[tuple[int, int]]) -> tuple[str, list[object]]:
-    """Rows of (bucket, agent|NULL, sessions, agents, events, tool calls, errors, latency sum/count, cost sum/count)."""
+def session_agg(
+    tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, raw: Sequence[tuple[int, int]], *,
+    with_totals: bool = False,
+) -> tuple[str, list[object]]:
+    """Rows of (kind, bucket, agent|NULL, sessions, agents, events, tool calls, errors, latency sum/count, cost
+    sum/count, tokens): kind 0 per bucket (and agent); with ``with_totals`` one more row of kind 1 for the
+    whole range, computed from the same (materialized) rows so the raw edges are read once."""
     a = _Args()
     parts: list[str] = []
     if full is not None:
@@ -449,13 +459,17 @@ def session_agg(tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, r
     bucket = _bucket("t", q.buckets.step_and_offset())
     agent = "agent_id" if q.by_agent else "NULL"
     group = ["b"] + (["agent_id"] if q.by_agent else [])
+    sums = (
+        "COUNT(DISTINCT session_id), COUNT(DISTINCT agent_id), SUM(c), SUM(tc), SUM(ec), TOTAL(ls), SUM(lc), "
+        "TOTAL(cs), SUM(cc), COALESCE(SUM(ti), 0), COALESCE(SUM(tout), 0), COALESCE(SUM(tcr), 0), "
+        "COALESCE(SUM(tcw), 0)"
+    )
     sql = (
-        "WITH r(t, agent_id, session_id, c, tc, ec, ls, lc, cs, cc, ti, tout, tcr, tcw) AS ("
+        f"WITH r(t, agent_id, session_id, c, tc, ec, ls, lc, cs, cc, ti, tout, tcr, tcw) AS {_MATERIALIZED}("
         + " UNION ALL ".join(parts) + ") "
-        f"SELECT {bucket} AS b, {agent}, COUNT(DISTINCT session_id), COUNT(DISTINCT agent_id), SUM(c), SUM(tc), "
-        "SUM(ec), TOTAL(ls), SUM(lc), TOTAL(cs), SUM(cc), COALESCE(SUM(ti), 0), COALESCE(SUM(tout), 0), "
-        f"COALESCE(SUM(tcr), 0), COALESCE(SUM(tcw), 0) FROM r GROUP BY {', '.join(group)} "
-        f"ORDER BY {', '.join(group)}"
+        f"SELECT 0, {bucket} AS b, {agent}, {sums} FROM r GROUP BY {', '.join(group)} "
+        + (f"UNION ALL SELECT 1, NULL, NULL, {sums} FROM r " if with_totals else "")
+        + f"ORDER BY 1, {', '.join(str(i + 2) for i in range(len(group)))}"
     )
     return sql, a.values
 
