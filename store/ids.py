@@ -10,18 +10,24 @@ __all__ = ("MonotonicUlid", "deterministic_ulid", "encode_ulid", "new_ulid")
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
-_SHIFTS = tuple(range(120, -1, -10))
 _RANDOM_BITS = 80
 _RANDOM_MAX = (1 << _RANDOM_BITS) - 1
 _TIME_MAX = (1 << 48) - 1
 
 
+def _encode_time(ms: int) -> str:
+    """The first 10 characters: two zero bits and the 48-bit millisecond time, in 10-bit pairs."""
+    return "".join([_PAIRS[(ms >> shift) & 1023] for shift in (40, 30, 20, 10, 0)])
+
+
+def _encode_random(rand: int) -> str:
+    """The last 16 characters: the 80 random bits, in 10-bit pairs."""
+    return "".join([_PAIRS[(rand >> shift) & 1023] for shift in (70, 60, 50, 40, 30, 20, 10, 0)])
+
+
 def encode_ulid(ms: int, rand: int) -> str:
     """26 Crockford base32 characters for a 48-bit millisecond time and 80 random bits."""
-    value = (min(max(ms, 0), _TIME_MAX) << _RANDOM_BITS) | (rand & _RANDOM_MAX)
-    # 130 bits (two leading zeros) as 13 ten-bit groups, two characters each
-    pairs = _PAIRS
-    return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
+    return _encode_time(min(max(ms, 0), _TIME_MAX)) + _encode_random(rand & _RANDOM_MAX)
 
 
 class MonotonicUlid:
@@ -35,6 +41,8 @@ class MonotonicUlid:
         self._lock = threading.Lock()
         self._last_ms = -1
         self._last_rand = 0
+        self._prefix_ms = -1
+        self._prefix = ""
 
     def __call__(self, now_ms: int | None = None) -> str:
         ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -49,7 +57,10 @@ class MonotonicUlid:
                 # Keep the top bit clear so increments within the millisecond cannot overflow.
                 rand = int.from_bytes(os.urandom(10), "big") >> 1
             self._last_ms, self._last_rand = ms, rand
-        return encode_ulid(ms, rand)
+            if ms != self._prefix_ms:  # the time characters change at most once per millisecond
+                self._prefix_ms, self._prefix = ms, _encode_time(min(ms, _TIME_MAX))
+            prefix = self._prefix
+        return prefix + _encode_random(rand)
 
 
 new_ulid = MonotonicUlid()

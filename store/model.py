@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 __all__ = (
@@ -69,12 +69,12 @@ AlertCondition = Literal[
 # --------------------------------------------------------------------------- events
 
 
-@dataclass(frozen=True, slots=True)
-class EventFacts:
+class EventFacts(NamedTuple):
     """Values pulled out of an event's payload/metadata once, at ingest.
 
     The store keeps them in their own columns so that session counters, analytics and
     filters never parse JSON text. Every field is ``None`` when the event does not carry it.
+    (Named tuples, like ``NewEvent``: built once per ingested event, a tuple is cheap to make.)
     """
 
     source: str | None = None          # metadata.source ("otlp", "otlp_genai", "otlp_metric", ...)
@@ -92,8 +92,7 @@ class EventFacts:
     cache_write_tokens: int | None = None  # likewise cacheWriteTokens
 
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
+class NewEvent(NamedTuple):
     """A validated event ready to be appended to its session chain.
 
     ``payload_json`` and ``metadata_json`` are the exact canonical (JS ``JSON.stringify``)
@@ -114,7 +113,7 @@ class NewEvent:
     severity: str
     payload_json: str
     metadata_json: str
-    facts: EventFacts = field(default_factory=EventFacts)
+    facts: EventFacts = EventFacts()
 
 
 class StoredEvent(NamedTuple):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from store.model import EventFacts
@@ -11,17 +11,16 @@ from store.model import EventFacts
 __all__ = ("extract_facts",)
 
 _INT64_MAX = (1 << 63) - 1
-_COST_TYPES = frozenset({"cost_tracked", "llm_response"})
-_TOOL_TYPES = frozenset({"tool_call", "tool_response", "tool_error"})
-_MODEL_TYPES = frozenset({"llm_call", "llm_response", "cost_tracked", "embedding"})
 
 
 def _number(value: Any) -> float | None:
     """A finite JSON number (bools excluded), else ``None``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    f = float(value)
-    return f if math.isfinite(f) else None
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int:
+        return float(value)
+    return None
 
 
 def _count(value: Any) -> int | None:
@@ -35,52 +34,91 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_NO_FACTS = EventFacts()
+
+
 def extract_facts(event_type: str, payload: Mapping[str, Any], metadata: Mapping[str, Any]) -> EventFacts:
     """The facts of one event, taken from the payload as the client sent it (before truncation).
 
     Using the untruncated payload keeps costs and tokens of an LLM call whose captured prompt
-    made the stored payload too large to keep (documented in docs/decisions.md).
+    made the stored payload too large to keep (documented in docs/decisions.md). Runs for every
+    ingested event: each type reads only its own keys, and events without facts share one tuple.
     """
-    source = _text(metadata.get("source"))
-    cost = input_tokens = output_tokens = None
-    duration = None
-    model = provider = tool_name = agent_name = end_reason = None
-    tags: tuple[str, ...] | None = None
+    source = metadata.get("source") if metadata else None
+    if source is not None and not isinstance(source, str):
+        source = None
+    reader = _READERS.get(event_type)
+    if reader is None:
+        tool_name = payload.get("toolName")
+        if isinstance(tool_name, str):
+            return EventFacts(source=source, tool_name=tool_name)
+        return _NO_FACTS if source is None else EventFacts(source=source)
+    return reader(payload, source)
 
-    cache_read = cache_write = None
-    if event_type in _COST_TYPES:
-        cost = _number(payload.get("costUsd"))
-        cache_read = _usage_count(payload, "cacheReadTokens")
-        cache_write = _usage_count(payload, "cacheWriteTokens")
-    if event_type == "llm_response":
-        usage = payload.get("usage")
-        if isinstance(usage, Mapping):
-            input_tokens = _count(usage.get("inputTokens"))
-            output_tokens = _count(usage.get("outputTokens"))
-        duration = _number(payload.get("latencyMs"))
-    elif event_type == "cost_tracked":
-        input_tokens = _count(payload.get("inputTokens"))
-        output_tokens = _count(payload.get("outputTokens"))
-    if event_type in _MODEL_TYPES:
-        model = _text(payload.get("model"))
-        provider = _text(payload.get("provider"))
-    if event_type in _TOOL_TYPES or "toolName" in payload:
-        tool_name = _text(payload.get("toolName"))
-    if event_type in ("tool_response", "tool_error"):
-        duration = _number(payload.get("durationMs"))
-    elif event_type == "session_started":
-        agent_name = _text(payload.get("agentName"))
-        raw_tags = payload.get("tags")
-        if isinstance(raw_tags, list):
-            tags = tuple(t for t in raw_tags if isinstance(t, str))
-    elif event_type == "session_ended":
-        end_reason = _text(payload.get("reason"))
+
+def _llm_response(p: Mapping[str, Any], source: str | None) -> EventFacts:
+    usage = p.get("usage")
+    input_tokens = output_tokens = None
+    if isinstance(usage, Mapping):
+        input_tokens = _count(usage.get("inputTokens"))
+        output_tokens = _count(usage.get("outputTokens"))
     return EventFacts(
-        source=source, cost_usd=cost, input_tokens=input_tokens, output_tokens=output_tokens,
-        duration_ms=duration, model=model, provider=provider, tool_name=tool_name,
-        agent_name=agent_name, tags=tags, end_reason=end_reason,
-        cache_read_tokens=cache_read, cache_write_tokens=cache_write,
+        source=source, cost_usd=_number(p.get("costUsd")), input_tokens=input_tokens,
+        output_tokens=output_tokens, duration_ms=_number(p.get("latencyMs")), model=_text(p.get("model")),
+        provider=_text(p.get("provider")), tool_name=_text(p.get("toolName")),
+        cache_read_tokens=_usage_count(p, "cacheReadTokens"), cache_write_tokens=_usage_count(p, "cacheWriteTokens"),
     )
+
+
+def _cost_tracked(p: Mapping[str, Any], source: str | None) -> EventFacts:
+    return EventFacts(
+        source=source, cost_usd=_number(p.get("costUsd")), input_tokens=_count(p.get("inputTokens")),
+        output_tokens=_count(p.get("outputTokens")), model=_text(p.get("model")), provider=_text(p.get("provider")),
+        tool_name=_text(p.get("toolName")), cache_read_tokens=_usage_count(p, "cacheReadTokens"),
+        cache_write_tokens=_usage_count(p, "cacheWriteTokens"),
+    )
+
+
+def _model_only(p: Mapping[str, Any], source: str | None) -> EventFacts:
+    """llm_call and embedding: model and provider."""
+    return EventFacts(
+        source=source, model=_text(p.get("model")), provider=_text(p.get("provider")),
+        tool_name=_text(p.get("toolName")),
+    )
+
+
+def _tool_call(p: Mapping[str, Any], source: str | None) -> EventFacts:
+    return EventFacts(source=source, tool_name=_text(p.get("toolName")))
+
+
+def _tool_result(p: Mapping[str, Any], source: str | None) -> EventFacts:
+    """tool_response and tool_error: the tool and its duration."""
+    return EventFacts(source=source, duration_ms=_number(p.get("durationMs")), tool_name=_text(p.get("toolName")))
+
+
+def _session_started(p: Mapping[str, Any], source: str | None) -> EventFacts:
+    raw_tags = p.get("tags")
+    tags = tuple(t for t in raw_tags if isinstance(t, str)) if isinstance(raw_tags, list) else None
+    return EventFacts(
+        source=source, agent_name=_text(p.get("agentName")), tags=tags, tool_name=_text(p.get("toolName")),
+    )
+
+
+def _session_ended(p: Mapping[str, Any], source: str | None) -> EventFacts:
+    return EventFacts(source=source, end_reason=_text(p.get("reason")), tool_name=_text(p.get("toolName")))
+
+
+_READERS: dict[str, Callable[[Mapping[str, Any], str | None], EventFacts]] = {
+    "llm_response": _llm_response,
+    "cost_tracked": _cost_tracked,
+    "llm_call": _model_only,
+    "embedding": _model_only,
+    "tool_call": _tool_call,
+    "tool_response": _tool_result,
+    "tool_error": _tool_result,
+    "session_started": _session_started,
+    "session_ended": _session_ended,
+}
 
 
 def _usage_count(payload: Mapping[str, Any], key: str) -> int | None:

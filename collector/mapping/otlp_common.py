@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
@@ -64,7 +63,7 @@ def make_event(
     event_type: str,
     severity: str,
     payload: dict[str, Any],
-    metadata: Mapping[str, Any],
+    metadata: dict[str, Any],
 ) -> NewEvent:
     """A ``NewEvent`` at ``time_ns`` with a deterministic id (``dedupe=True``)."""
     ts_us = time_ns // 1000

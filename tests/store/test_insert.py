@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -174,7 +173,7 @@ async def test_failed_insert_changes_nothing(store: Store) -> None:
     await store.insert_events([existing])
     fresh = session_started("s2", "New", tags=["t"], agent="agent-2")
     # a server-minted id (no dedupe lookup) that collides with a stored one: the insert must fail
-    clash = dataclasses.replace(existing, dedupe=False)
+    clash = existing._replace(dedupe=False)
     with pytest.raises(PermanentStoreError):
         await store.insert_events([fresh, custom("s1", at=1), clash])
     assert await store.count_events("default", EventQuery()) == 1
