@@ -28,7 +28,7 @@ from store.plan import EventRow
 from store.spans import NewSpan, SpanScan, StoredSpan
 from store.sqlite import queries as q
 from store.sqlite import rows
-from store.sqlite.connections import SQLiteConnections
+from store.sqlite.connections import SQLiteConnections, insert_rows
 
 __all__ = ("AnalyticsMixin", "after_retention", "write_rollups_and_spans")
 
@@ -43,8 +43,8 @@ async def write_rollups_and_spans(
     """Inside the insert transaction: rollup increments of the inserted events, then the spans."""
     if event_rows:
         session_rows, type_rows = rollup_rows(event_rows)
-        await db.executemany(q.UPSERT_ROLLUP_SESSIONS, session_rows)
-        await db.executemany(q.UPSERT_ROLLUP_TYPES, type_rows)
+        await insert_rows(db, q.UPSERT_ROLLUP_SESSIONS, session_rows)
+        await insert_rows(db, q.UPSERT_ROLLUP_TYPES, type_rows)
     if spans:
         resources: dict[tuple[str, str], tuple[str, int]] = {}
         for s in spans:
@@ -52,8 +52,9 @@ async def write_rollups_and_spans(
             seen = resources.get(key)
             if seen is None or s.start_ns > seen[1]:
                 resources[key] = (s.resource_json, s.start_ns)
-        await db.executemany(q.UPSERT_SPAN_RESOURCE, [(t, k, body, last) for (t, k), (body, last) in resources.items()])
-        await db.executemany(q.INSERT_SPAN, [(
+        resource_rows = [(t, k, body, last) for (t, k), (body, last) in resources.items()]
+        await insert_rows(db, q.UPSERT_SPAN_RESOURCE, resource_rows)
+        await insert_rows(db, q.INSERT_SPAN, [(
             s.tenant_id, s.trace_id, s.span_id, s.parent_span_id, s.session_id, s.agent_id, s.service_name, s.name,
             s.kind, s.start_ns, s.end_ns, s.duration_ns, s.status_code, s.resource_key, s.body_json,
         ) for s in spans])

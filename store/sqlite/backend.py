@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -42,7 +42,7 @@ from store.spans import NewSpan
 from store.sqlite import queries as q
 from store.sqlite import rows
 from store.sqlite.analytics import AnalyticsMixin, after_retention, write_rollups_and_spans
-from store.sqlite.connections import SQLiteConnections
+from store.sqlite.connections import SQLiteConnections, insert_rows
 from store.timefmt import format_ms, parse_rfc3339_or
 
 __all__ = ("SQLiteStore",)
@@ -50,9 +50,10 @@ __all__ = ("SQLiteStore",)
 # SQLite allows 32766 host parameters; stay far below for IN (...) lists.
 _IN_CHUNK = 500
 CHAIN_CHUNK = 1000
+_T = TypeVar("_T")
 
 
-def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> list[Sequence[str]]:
+def _chunks(items: Sequence[_T], size: int = _IN_CHUNK) -> list[Sequence[_T]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
@@ -129,9 +130,9 @@ class SQLiteStore(AnalyticsMixin):
                             agents[(tenant, ag.id)] = ag
             plan = plan_insert(events, existing=existing, sessions=sessions, agents=agents)
             if plan.event_rows:
-                await db.executemany(q.INSERT_EVENT, plan.event_rows)
-                await db.executemany(q.UPSERT_SESSION_STATE, [rows.session_state_row(s) for s in plan.sessions])
-                await db.executemany(q.UPSERT_AGENT_STATE, [rows.agent_state_row(a) for a in plan.agents])
+                await insert_rows(db, q.INSERT_EVENT, plan.event_rows)
+                await insert_rows(db, q.UPSERT_SESSION_STATE, [rows.session_state_row(s) for s in plan.sessions])
+                await insert_rows(db, q.UPSERT_AGENT_STATE, [rows.agent_state_row(a) for a in plan.agents])
                 for s in plan.sessions:
                     if s.tags_changed:
                         await db.execute(q.DELETE_SESSION_TAGS, (s.tenant_id, s.id))
@@ -488,7 +489,8 @@ class SQLiteStore(AnalyticsMixin):
                 for run in plan_retention_batch(batch):
                     await self._record_anchor(db, tenant, run)
                     anchored.add(run.session_id)
-                await db.executemany(q.DELETE_EVENT_BY_ROWID, [(b.rowid,) for b in batch])
+                for rowids in _chunks([b.rowid for b in batch]):
+                    await db.execute(q.in_marks(q.DELETE_EVENTS_BY_ROWIDS, len(rowids)), rowids)
             deleted += len(batch)
             touched.update(b.session_id for b in batch)
         sessions_deleted = 0

@@ -6,9 +6,11 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -16,7 +18,7 @@ from store.errors import InvalidInput, StoreClosed, StoreError, Unavailable
 from store.migrate import list_migrations
 from store.sqlite import queries as q
 
-__all__ = ("SQLiteConnections", "translate_errors")
+__all__ = ("SQLiteConnections", "insert_rows", "translate_errors")
 
 LOG = logging.getLogger("store.sqlite")
 
@@ -184,3 +186,18 @@ async def migrate_file(path: Path) -> list[str]:
             return await apply_migrations(conn)
         finally:
             await conn.close()
+
+
+# SQLite binds at most 32766 parameters per statement; rows per statement stay well below that.
+_MAX_PARAMS = 8000
+_MAX_ROWS = 200
+
+
+async def insert_rows(db: aiosqlite.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run a single-row ``INSERT ... VALUES (?, ...)`` for every row, many rows per statement."""
+    if not rows:
+        return
+    per = max(1, min(_MAX_ROWS, _MAX_PARAMS // max(1, len(rows[0]))))
+    for start in range(0, len(rows), per):
+        chunk = rows[start:start + per]
+        await db.execute(q.multi_row(sql, len(chunk)), list(chain.from_iterable(chunk)))

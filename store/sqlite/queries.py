@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 from collections.abc import Sequence
 
@@ -200,7 +202,7 @@ SELECT_EXPIRED_BATCH = (
     "SELECT rowid, session_id, seq, hash, prev_hash FROM events WHERE tenant_id = ? AND ts <= ? "
     "ORDER BY ts LIMIT ?"
 )
-DELETE_EVENT_BY_ROWID = "DELETE FROM events WHERE rowid = ?"
+DELETE_EVENTS_BY_ROWIDS = "DELETE FROM events WHERE rowid IN ({marks})"
 SELECT_ANCHOR_ENDING_AT = (
     "SELECT id, digest, deleted_count FROM chain_anchors WHERE tenant_id = ? AND session_id = ? AND to_seq = ? "
     "ORDER BY id DESC LIMIT 1"
@@ -326,6 +328,22 @@ def select_sessions(where: str) -> str:
 
 def count_sessions(where: str) -> str:
     return f"SELECT COUNT(*) FROM sessions WHERE {where}"
+
+
+@functools.lru_cache(maxsize=256)
+def multi_row(sql: str, rows: int) -> str:
+    """``INSERT ... VALUES (?, ...) [tail]`` with the VALUES tuple repeated for ``rows`` rows.
+
+    One statement per many rows lets SQLite insert them in one step without the GIL; executemany
+    re-takes the GIL for every row, which stalls the writer thread behind the event loop.
+    """
+    m = _VALUES_TUPLE.search(sql)
+    if m is None:
+        raise ValueError("not a single-row INSERT ... VALUES (...) statement")
+    return sql[:m.start(1)] + ", ".join([m[1]] * rows) + sql[m.end(1):]
+
+
+_VALUES_TUPLE = re.compile(r"VALUES\s*(\((?:\s*\?\s*,)*\s*\?\s*\))")
 
 
 def in_marks(template: str, n: int) -> str:
