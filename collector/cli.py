@@ -25,6 +25,8 @@ __all__ = ("main",)
 
 LOG = logging.getLogger("collector")
 
+GIL_SWITCH_INTERVAL_S = 0.0005
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentlens-collector", description="AgentLens Collector")
@@ -99,6 +101,8 @@ def _store_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {"session_idle_minutes": settings.session_idle_minutes}
     if settings.dialect == "postgresql":
         options.update(pool_min=settings.pg_pool_min, pool_max=settings.pg_pool_max)
+    else:
+        options["writer_process"] = settings.sqlite_writer == "process"
     return options
 
 

@@ -66,6 +66,9 @@ class Settings:
         "Compatibility: 'postgresql' requires DATABASE_URL; 'sqlite' forces SQLite.",
         choices=("", "sqlite", "postgresql", "postgres"),
     )
+    sqlite_writer: str = _opt("process", "AGENTLENS_SQLITE_WRITER",
+                              "Where the SQLite writer runs: its own process (uses a second core) or a thread.",
+                              choices=("process", "thread"))
     pg_pool_min: int = _opt(
         2, "AGENTLENS_PG_POOL_MIN", "PostgreSQL pool: connections kept open.", minimum=1, maximum=100
     )

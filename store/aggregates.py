@@ -36,6 +36,7 @@ __all__ = (
     "interpolate",
     "percentile_rank",
     "rollup_rows",
+    "span_cutoff_ns",
     "split_range",
 )
 
@@ -307,3 +308,11 @@ def rollup_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[SessionRollupRow], 
     session_rows: list[SessionRollupRow] = [(*k, *v) for k, v in sorted(sessions.items())]
     type_rows: list[TypeRollupRow] = [(*k, *v) for k, v in sorted(types.items())]
     return session_rows, type_rows
+
+
+_INT64_MAX = (1 << 63) - 1
+
+
+def span_cutoff_ns(cutoff_us: int) -> int:
+    """The retention cutoff in span nanoseconds, clamped to a 64-bit column (far-future cutoffs)."""
+    return min(cutoff_us * 1000, _INT64_MAX)

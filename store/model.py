@@ -139,8 +139,7 @@ class StoredEvent(NamedTuple):
     ts_us: int
 
 
-@dataclass(frozen=True, slots=True)
-class EventOutcome:
+class EventOutcome(NamedTuple):
     """What happened to one event of an insert: stored, or recognised as a duplicate."""
 
     id: str

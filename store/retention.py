@@ -6,7 +6,9 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ("DeletedRun", "RetentionBatch", "fold_digest", "plan_retention_batch")
+__all__ = (
+    "AnchorWrite", "Anchored", "DeletedRun", "RetentionBatch", "fold_digest", "merge_anchor", "plan_retention_batch",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +63,54 @@ def fold_digest(previous: str | None, hashes: Iterable[str]) -> str:
         h.update(b"\n")
     h.update("\n".join(hashes).encode())
     return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Anchored:
+    """A stored anchor row next to a run being deleted."""
+
+    id: int
+    from_seq: int
+    to_seq: int
+    first_prev_hash: str | None
+    last_hash: str
+    count: int
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorWrite:
+    """How one deleted run changes a session's anchors (both backends execute it as told).
+
+    ``update_id`` names the anchor row rewritten with the merged range (``None``: insert a new
+    row); ``delete_id`` names an anchor swallowed by the merge.
+    """
+
+    update_id: int | None
+    delete_id: int | None
+    from_seq: int
+    to_seq: int
+    first_prev_hash: str | None
+    last_hash: str
+    count: int
+    digest: str
+
+
+def merge_anchor(run: DeletedRun, left: Anchored | None, right: Anchored | None) -> AnchorWrite:
+    """Merge a run with the anchor ending right before it and the one starting right after it.
+
+    Adjacent anchors become one, so verification crosses every gap with exactly one anchor.
+    """
+    digest = fold_digest(left.digest if left else None, run.hashes)
+    count = len(run.hashes) + (left.count if left else 0)
+    from_seq, first_prev = (left.from_seq, left.first_prev_hash) if left else (run.from_seq, run.first_prev_hash)
+    to_seq, last = run.to_seq, run.hashes[-1]
+    if right is not None:
+        digest = fold_digest(digest, [right.digest])
+        count += right.count
+        to_seq, last = right.to_seq, right.last_hash
+    if left is not None:
+        return AnchorWrite(left.id, right.id if right else None, from_seq, to_seq, first_prev, last, count, digest)
+    if right is not None:
+        return AnchorWrite(right.id, None, from_seq, to_seq, first_prev, last, count, digest)
+    return AnchorWrite(None, None, from_seq, to_seq, first_prev, last, count, digest)

@@ -80,11 +80,18 @@ async def test_opening_a_store_migrates_and_reopening_keeps_data(tmp_path: Path)
     assert len(inspect(path, "SELECT * FROM schema_migrations")) == len(expected_names())
 
 
+_PRAGMAS = ("journal_mode", "synchronous", "cache_size", "busy_timeout", "foreign_keys", "query_only")
+
+
 async def pragmas(store: Store, *, writer: bool) -> dict[str, Any]:
     conns = store._c  # type: ignore[attr-defined]
+    if writer:  # the writer is a plain sqlite3 connection on its own thread
+        return dict(await conns.run_write(
+            lambda db: [(name, db.execute(f"PRAGMA {name}").fetchone()[0]) for name in _PRAGMAS]
+        ))
     values: dict[str, Any] = {}
-    async with (conns.write() if writer else conns.read()) as db:
-        for name in ("journal_mode", "synchronous", "cache_size", "busy_timeout", "foreign_keys", "query_only"):
+    async with conns.read() as db:
+        for name in _PRAGMAS:
             async with db.execute(f"PRAGMA {name}") as cur:
                 row = await cur.fetchone()
             values[name] = row[0]

@@ -22,6 +22,8 @@ LOG = logging.getLogger("collector.ingest")
 
 # Seconds a client is told to wait before retrying an overloaded or unavailable server.
 RETRY_AFTER_SECONDS = 1
+# Groups handed to the store at once (see IngestPipeline._run).
+MAX_COMMITS_IN_FLIGHT = 3
 
 CommitListener = Callable[[Sequence[NewEvent], InsertResult], Awaitable[None] | None]
 
@@ -80,8 +82,9 @@ class IngestPipeline:
         self._writer: asyncio.Task[None] | None = None
         self._accepting = False
         self._listeners: list[CommitListener] = []
-        self._busy = False
         self._committing = 0
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(MAX_COMMITS_IN_FLIGHT)
         self._idle = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
@@ -114,7 +117,7 @@ class IngestPipeline:
         self._queue.clear()
 
     async def _drained(self) -> None:
-        while self._queue or self._busy:
+        while self._queue or self._in_flight:
             self._idle.clear()
             await self._idle.wait()
 
@@ -188,20 +191,39 @@ class IngestPipeline:
         return group
 
     async def _run(self) -> None:
+        """Take groups as soon as batches wait and a commit slot is free.
+
+        Up to ``MAX_COMMITS_IN_FLIGHT`` groups are handed to the store at once: while one
+        commits, the next is already on its way, so neither the event loop nor the writer
+        waits for the other. The store commits them in submission order (one SQLite writer;
+        row locks on PostgreSQL keep each session's chain linear).
+        """
         while True:
             if not self._queue:
-                self._idle.set()
+                if not self._in_flight:
+                    self._idle.set()
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            await self._slots.acquire()
             group = self._take_group()
-            self._busy = True
-            self._committing = sum(len(b.events) for b in group)
-            try:
-                await self._commit(group)
-            finally:
-                self._busy = False
-                self._committing = 0
+            if not group:
+                self._slots.release()
+                continue
+            size = sum(len(b.events) for b in group)
+            self._committing += size
+            task = asyncio.create_task(self._commit_group(group, size), name="ingest-commit")
+            self._in_flight.add(task)
+
+    async def _commit_group(self, group: list[_Batch], size: int) -> None:
+        try:
+            await self._commit(group)
+        finally:
+            self._committing -= size
+            self._in_flight.discard(asyncio.current_task())  # type: ignore[arg-type,unused-ignore]
+            self._slots.release()
+            if not self._queue and not self._in_flight:
+                self._idle.set()
 
     async def _commit(self, group: list[_Batch]) -> None:
         events = [e for b in group for e in b.events]

@@ -20,6 +20,7 @@ from store.aggregates import (
     SessionCost,
     event_split,
     rollup_rows,
+    span_cutoff_ns,
     split_range,
 )
 from store.aggregates_fold import agent_stats, analytics_result, percentile_rows, session_aggs
@@ -79,7 +80,7 @@ async def after_retention(conns: PgConnections, tenant: str, cutoff_us: int, bat
         await conn.execute(q.RECOMPUTE_ROLLUP_TYPES, tenant, hour, hour + HOUR_US)
 
     await conns.transaction(rollups)
-    cutoff_ns = cutoff_us * 1000
+    cutoff_ns = span_cutoff_ns(cutoff_us)
     size = batch_size or _SPAN_DELETE_BATCH
 
     async def spans_batch(conn: asyncpg.Connection) -> int:

@@ -8,7 +8,7 @@ from store.model import RetentionResult
 from store.postgres import queries as q
 from store.postgres.connections import PgConnections
 from store.postgres.leader import lock_key
-from store.retention import DeletedRun, RetentionBatch, fold_digest, plan_retention_batch
+from store.retention import Anchored, DeletedRun, RetentionBatch, merge_anchor, plan_retention_batch
 
 __all__ = ("apply_retention",)
 
@@ -74,23 +74,15 @@ async def _record_anchor(conn: asyncpg.Connection, tenant: str, run: DeletedRun,
     """Add a deleted run of seqs to the session's anchors, merging with adjacent ones."""
     left = await conn.fetchrow(q.SELECT_ANCHOR_ENDING_AT, tenant, run.session_id, run.from_seq - 1)
     right = await conn.fetchrow(q.SELECT_ANCHOR_STARTING_AT, tenant, run.session_id, run.to_seq + 1)
-    if left is not None:
-        digest = fold_digest(left[1], run.hashes)
-        count = int(left[2]) + len(run.hashes)
-        to_seq, last = run.to_seq, run.hashes[-1]
-        if right is not None:
-            digest = fold_digest(digest, [right[2]])
-            count += int(right[3])
-            to_seq, last = int(right[1]), right[4]
-            await conn.execute(q.DELETE_ANCHOR, right[0])
-        await conn.execute(q.EXTEND_ANCHOR, to_seq, last, count, digest, left[0])
-    elif right is not None:
-        digest = fold_digest(fold_digest(None, run.hashes), [right[2]])
+    w = merge_anchor(run, Anchored(*left) if left else None, Anchored(*right) if right else None)
+    if w.delete_id is not None:
+        await conn.execute(q.DELETE_ANCHOR, w.delete_id)
+    if w.update_id is not None:
         await conn.execute(
-            q.MERGE_ANCHOR_TAIL, run.from_seq, run.first_prev_hash, int(right[3]) + len(run.hashes), digest, right[0],
+            q.REWRITE_ANCHOR, w.from_seq, w.to_seq, w.first_prev_hash, w.last_hash, w.count, w.digest, w.update_id,
         )
     else:
         await conn.execute(
-            q.INSERT_ANCHOR, tenant, run.session_id, run.from_seq, run.to_seq, run.first_prev_hash,
-            run.hashes[-1], len(run.hashes), fold_digest(None, run.hashes), now_iso,
+            q.INSERT_ANCHOR, tenant, run.session_id, w.from_seq, w.to_seq, w.first_prev_hash, w.last_hash, w.count,
+            w.digest, now_iso,
         )

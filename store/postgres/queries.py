@@ -275,20 +275,23 @@ SELECT_EXPIRED_BATCH = (
     "ORDER BY ts LIMIT $3"
 )
 DELETE_EVENTS_BY_IDS = "DELETE FROM events WHERE tenant_id = $1 AND id = ANY($2::text[])"
+_ANCHOR_ROW = "id, from_seq, to_seq, first_prev_hash, last_deleted_hash, deleted_count, digest"
 SELECT_ANCHOR_ENDING_AT = (
-    "SELECT id, digest, deleted_count FROM chain_anchors WHERE tenant_id = $1 AND session_id = $2 AND to_seq = $3 "
+    f"SELECT {_ANCHOR_ROW} FROM chain_anchors WHERE tenant_id = $1 AND session_id = $2 AND to_seq = $3 "
     "ORDER BY id DESC LIMIT 1"
 )
 SELECT_ANCHOR_STARTING_AT = (
-    "SELECT id, to_seq, digest, deleted_count, last_deleted_hash FROM chain_anchors "
-    "WHERE tenant_id = $1 AND session_id = $2 AND from_seq = $3 ORDER BY id DESC LIMIT 1"
+    f"SELECT {_ANCHOR_ROW} FROM chain_anchors WHERE tenant_id = $1 AND session_id = $2 AND from_seq = $3 "
+    "ORDER BY id DESC LIMIT 1"
 )
 INSERT_ANCHOR = (
     "INSERT INTO chain_anchors (tenant_id, session_id, from_seq, to_seq, first_prev_hash, last_deleted_hash, "
     "deleted_count, digest, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 )
-EXTEND_ANCHOR = "UPDATE chain_anchors SET to_seq = $1, last_deleted_hash = $2, deleted_count = $3, digest = $4 WHERE id = $5"
-MERGE_ANCHOR_TAIL = "UPDATE chain_anchors SET from_seq = $1, first_prev_hash = $2, deleted_count = $3, digest = $4 WHERE id = $5"
+REWRITE_ANCHOR = (
+    "UPDATE chain_anchors SET from_seq = $1, to_seq = $2, first_prev_hash = $3, last_deleted_hash = $4, "
+    "deleted_count = $5, digest = $6 WHERE id = $7"
+)
 DELETE_ANCHOR = "DELETE FROM chain_anchors WHERE id = $1"
 DELETE_SESSION_ANCHORS = "DELETE FROM chain_anchors WHERE tenant_id = $1 AND session_id = $2"
 SELECT_ANCHORS = (

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
-import aiosqlite
-
 from store.aggregates import (
-    HOUR_US,
     AgentSessionStats,
     Buckets,
     EventAgg,
@@ -19,64 +17,30 @@ from store.aggregates import (
     SessionAggQuery,
     SessionCost,
     event_split,
-    rollup_rows,
+    span_cutoff_ns,
     split_range,
 )
 from store.aggregates_fold import PercentileFold, agent_stats, analytics_result, session_aggs
 from store.model import AnalyticsParams, AnalyticsResult, StoredEvent
-from store.plan import EventRow
-from store.spans import NewSpan, SpanScan, StoredSpan
+from store.spans import SpanScan, StoredSpan
 from store.sqlite import queries as q
-from store.sqlite import rows
-from store.sqlite.connections import SQLiteConnections, insert_rows
+from store.sqlite import rows, writes
+from store.sqlite.connections import SQLiteConnections
 
-__all__ = ("AnalyticsMixin", "after_retention", "write_rollups_and_spans")
+__all__ = ("AnalyticsMixin", "after_retention")
 
 _IN_CHUNK = 500
 _SPAN_DELETE_BATCH = 5000
 _FETCH = 10_000
 
 
-async def write_rollups_and_spans(
-    db: aiosqlite.Connection, event_rows: Sequence[EventRow], spans: Sequence[NewSpan],
-) -> None:
-    """Inside the insert transaction: rollup increments of the inserted events, then the spans."""
-    if event_rows:
-        session_rows, type_rows = rollup_rows(event_rows)
-        await insert_rows(db, q.UPSERT_ROLLUP_SESSIONS, session_rows)
-        await insert_rows(db, q.UPSERT_ROLLUP_TYPES, type_rows)
-    if spans:
-        resources: dict[tuple[str, str], tuple[str, int]] = {}
-        for s in spans:
-            key = (s.tenant_id, s.resource_key)
-            seen = resources.get(key)
-            if seen is None or s.start_ns > seen[1]:
-                resources[key] = (s.resource_json, s.start_ns)
-        resource_rows = [(t, k, body, last) for (t, k), (body, last) in resources.items()]
-        await insert_rows(db, q.UPSERT_SPAN_RESOURCE, resource_rows)
-        await insert_rows(db, q.INSERT_SPAN, [(
-            s.tenant_id, s.trace_id, s.span_id, s.parent_span_id, s.session_id, s.agent_id, s.service_name, s.name,
-            s.kind, s.start_ns, s.end_ns, s.duration_ns, s.status_code, s.resource_key, s.body_json,
-        ) for s in spans])
-
-
 async def after_retention(conns: SQLiteConnections, tenant: str, cutoff_us: int, batch_size: int) -> None:
     """Events up to ``cutoff_us`` are gone: fix the rollups and delete the spans that started by then."""
-    hour = cutoff_us - cutoff_us % HOUR_US
-    async with conns.write() as db:
-        await db.execute(q.DELETE_ROLLUP_SESSIONS_UNTIL, (tenant, hour))
-        await db.execute(q.DELETE_ROLLUP_TYPES_UNTIL, (tenant, hour))
-        await db.execute(q.RECOMPUTE_ROLLUP_SESSIONS, (tenant, hour, hour + HOUR_US))
-        await db.execute(q.RECOMPUTE_ROLLUP_TYPES, (tenant, hour, hour + HOUR_US))
-    cutoff_ns = cutoff_us * 1000
-    while True:
-        async with conns.write() as db:
-            cur = await db.execute(q.DELETE_SPANS_BATCH, (tenant, cutoff_ns, batch_size or _SPAN_DELETE_BATCH))
-            deleted = cur.rowcount
-            if deleted < (batch_size or _SPAN_DELETE_BATCH):
-                await db.execute(q.DELETE_STALE_SPAN_RESOURCES, (tenant, cutoff_ns))
-        if deleted < (batch_size or _SPAN_DELETE_BATCH):
-            return
+    await conns.run_write(partial(writes.fix_rollups_after_retention, tenant=tenant, cutoff_us=cutoff_us))
+    per = batch_size or _SPAN_DELETE_BATCH
+    while await conns.run_write(partial(writes.delete_spans_batch, tenant=tenant, cutoff_ns=span_cutoff_ns(cutoff_us),
+                                        batch_size=per)) >= per:
+        pass
 
 
 def _stored_span(r: Sequence[Any]) -> StoredSpan:

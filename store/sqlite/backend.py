@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
-
-import aiosqlite
+from typing import Any
 
 from store import rowcodec
 from store.chain import Anchor, ChainVerifier
-from store.errors import Conflict, NotFound
 from store.interface import CommitCallback
 from store.model import (
     Agent,
@@ -36,25 +34,16 @@ from store.model import (
     StorageStats,
     StoredEvent,
 )
-from store.plan import AgentState, SessionState, plan_insert
-from store.retention import RetentionBatch, plan_retention_batch
 from store.spans import NewSpan
 from store.sqlite import queries as q
-from store.sqlite import rows
-from store.sqlite.analytics import AnalyticsMixin, after_retention, write_rollups_and_spans
-from store.sqlite.connections import SQLiteConnections, insert_rows
+from store.sqlite import rows, writes
+from store.sqlite.analytics import AnalyticsMixin, after_retention
+from store.sqlite.connections import SQLiteConnections
 from store.timefmt import format_ms, parse_rfc3339_or
 
 __all__ = ("SQLiteStore",)
 
-# SQLite allows 32766 host parameters; stay far below for IN (...) lists.
-_IN_CHUNK = 500
 CHAIN_CHUNK = 1000
-_T = TypeVar("_T")
-
-
-def _chunks(items: Sequence[_T], size: int = _IN_CHUNK) -> list[Sequence[_T]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 class SQLiteStore(AnalyticsMixin):
@@ -74,11 +63,12 @@ class SQLiteStore(AnalyticsMixin):
     @classmethod
     async def open(
         cls, path: str | Path, *, session_idle_minutes: float = 30, clock_us: Callable[[], int] | None = None,
-        new_id: Callable[[], str] | None = None, migrate: bool = True,
+        new_id: Callable[[], str] | None = None, migrate: bool = True, writer_process: bool = False,
     ) -> SQLiteStore:
+        """Open (creating and migrating) the file; ``writer_process`` runs the writer in a child process."""
         from store.ids import default_id_factory
 
-        conns = await SQLiteConnections.open(Path(path), migrate=migrate)
+        conns = await SQLiteConnections.open(Path(path), migrate=migrate, writer_process=writer_process)
         return cls(
             conns, session_idle_minutes=session_idle_minutes,
             clock_us=clock_us or (lambda: time.time_ns() // 1000), new_id=new_id or default_id_factory(),
@@ -102,99 +92,34 @@ class SQLiteStore(AnalyticsMixin):
     async def insert_events(self, events: Sequence[NewEvent], spans: Sequence[NewSpan] = ()) -> InsertResult:
         if not events and not spans:
             return InsertResult((), 0, 0, ())
-        by_tenant: dict[str, tuple[set[str], set[str], set[str]]] = {}
-        for ev in events:
-            ids, sids, aids = by_tenant.setdefault(ev.tenant_id, (set(), set(), set()))
-            if ev.dedupe:
-                ids.add(ev.id)
-            sids.add(ev.session_id)
-            aids.add(ev.agent_id)
-        async with self._c.write() as db:
-            existing: dict[tuple[str, str], str] = {}
-            sessions: dict[tuple[str, str], SessionState] = {}
-            agents: dict[tuple[str, str], AgentState] = {}
-            for tenant, (ids, sids, aids) in by_tenant.items():
-                for chunk in _chunks(sorted(ids)):
-                    async with db.execute(q.in_marks(q.SELECT_EXISTING_IDS, len(chunk)), (tenant, *chunk)) as cur:
-                        for event_id, digest in await cur.fetchall():
-                            existing[(tenant, event_id)] = digest
-                for chunk in _chunks(sorted(sids)):
-                    async with db.execute(q.in_marks(q.SELECT_SESSIONS_BY_IDS, len(chunk)), (tenant, *chunk)) as cur:
-                        for row in await cur.fetchall():
-                            st = rows.session_state(row)
-                            sessions[(tenant, st.id)] = st
-                for chunk in _chunks(sorted(aids)):
-                    async with db.execute(q.in_marks(q.SELECT_AGENTS_BY_IDS, len(chunk)), (tenant, *chunk)) as cur:
-                        for row in await cur.fetchall():
-                            ag = rows.agent_state(row)
-                            agents[(tenant, ag.id)] = ag
-            plan = plan_insert(events, existing=existing, sessions=sessions, agents=agents)
-            if plan.event_rows:
-                await insert_rows(db, q.INSERT_EVENT, plan.event_rows)
-                await insert_rows(db, q.UPSERT_SESSION_STATE, [rows.session_state_row(s) for s in plan.sessions])
-                await insert_rows(db, q.UPSERT_AGENT_STATE, [rows.agent_state_row(a) for a in plan.agents])
-                for s in plan.sessions:
-                    if s.tags_changed:
-                        await db.execute(q.DELETE_SESSION_TAGS, (s.tenant_id, s.id))
-                        await db.executemany(q.INSERT_SESSION_TAG, [(s.tenant_id, s.id, t) for t in s.tags])
-            await write_rollups_and_spans(db, plan.event_rows, spans)
-        return InsertResult(
-            outcomes=tuple(plan.outcomes), inserted=plan.inserted, duplicates=plan.duplicates,
-            sessions_touched=tuple((s.tenant_id, s.id) for s in plan.sessions),
-        )
+        return await self._c.run_write(partial(writes.insert_events, wire=writes.event_wire(events), spans=spans))
 
     async def upsert_session(self, tenant: str, patch: SessionPatch) -> Session:
+        now_us = self._clock_us()
         values = rows.session_patch_values(patch)
+        started_at = patch.started_at or format_ms(now_us)
+        started_ts = parse_rfc3339_or(started_at, now_us)
         if patch.started_at is not None:  # the normalized column orders and filters by startedAt
-            values["started_ts"] = parse_rfc3339_or(patch.started_at, self._clock_us())
-        async with self._c.write() as db:
-            async with db.execute(q.SELECT_SESSION, (tenant, patch.id)) as cur:
-                found = await cur.fetchone()
-            if found is not None:
-                if values:
-                    assignments = ", ".join(f"{col} = ?" for col in values)
-                    await db.execute(
-                        q.UPDATE_SESSION_FIELDS.format(assignments=assignments), (*values.values(), tenant, patch.id),
-                    )
-            else:
-                now_us = self._clock_us()
-                started_at = patch.started_at or self._now_iso()
-                started_ts = parse_rfc3339_or(started_at, now_us)
-                await db.execute(q.INSERT_SESSION_DEFAULTS, (
-                    tenant, patch.id, patch.agent_id or "", patch.agent_name, started_at, started_ts,
-                    patch.ended_at, patch.status or "active", patch.event_count or 0, patch.tool_call_count or 0,
-                    patch.error_count or 0, patch.total_cost_usd or 0.0, patch.llm_call_count or 0,
-                    patch.total_input_tokens or 0, patch.total_output_tokens or 0,
-                    values.get("tags", "[]"), started_at, started_ts, tenant,
-                ))
-            if patch.tags is not None:
-                await db.execute(q.DELETE_SESSION_TAGS, (tenant, patch.id))
-                await db.executemany(q.INSERT_SESSION_TAG, [(tenant, patch.id, t) for t in patch.tags])
+            values["started_ts"] = started_ts
+        await self._c.run_write(partial(
+            writes.upsert_session, tenant=tenant, patch=patch, values=values, started_at=started_at,
+            started_ts=started_ts,
+        ))
         session = await self.get_session(tenant, patch.id)
         assert session is not None
         return session
 
     async def upsert_agent(self, tenant: str, patch: AgentPatch) -> Agent:
+        now_us = self._clock_us()
         values = rows.agent_patch_values(patch)
+        seen = patch.last_seen_at or format_ms(now_us)
+        seen_ts = parse_rfc3339_or(seen, now_us)
         if patch.last_seen_at is not None:
             values["last_seen_at"] = patch.last_seen_at
-            values["last_seen_ts"] = parse_rfc3339_or(patch.last_seen_at, self._clock_us())
-        async with self._c.write() as db:
-            async with db.execute(q.SELECT_AGENT, (tenant, patch.id)) as cur:
-                found = await cur.fetchone()
-            if found is not None:
-                if values:
-                    assignments = ", ".join(f"{col} = ?" for col in values)
-                    await db.execute(
-                        q.UPDATE_AGENT_FIELDS.format(assignments=assignments), (*values.values(), tenant, patch.id),
-                    )
-            else:
-                now = self._now_iso()
-                seen = patch.last_seen_at or now
-                seen_ts = parse_rfc3339_or(seen, self._clock_us())
-                await db.execute(q.INSERT_AGENT_DEFAULTS, (
-                    tenant, patch.id, patch.name or patch.id, patch.description, seen, seen_ts, seen, seen_ts, tenant,
-                ))
+            values["last_seen_ts"] = seen_ts
+        await self._c.run_write(partial(
+            writes.upsert_agent, tenant=tenant, patch=patch, values=values, seen=seen, seen_ts=seen_ts,
+        ))
         agent = await self.get_agent(tenant, patch.id)
         assert agent is not None
         return agent
@@ -224,7 +149,7 @@ class SQLiteStore(AnalyticsMixin):
     async def get_events_by_ids(self, tenant: str, event_ids: Sequence[str]) -> list[StoredEvent]:
         found: list[StoredEvent] = []
         async with self._c.read() as db:
-            for chunk in _chunks(list(dict.fromkeys(event_ids))):
+            for chunk in writes.chunks(list(dict.fromkeys(event_ids))):
                 async with db.execute(q.in_marks(q.SELECT_EVENTS_BY_IDS, len(chunk)), (tenant, *chunk)) as cur:
                     found.extend(rows.stored_event(r) for r in await cur.fetchall())
         found.sort(key=lambda e: (e.ts_us, e.id))
@@ -355,26 +280,16 @@ class SQLiteStore(AnalyticsMixin):
             scope_tags=rule.scope_tags, notify_channels=rule.notify_channels, created_at=now, updated_at=now,
             tenant_id=tenant,
         )
-        async with self._c.write() as db:
-            await db.execute(q.INSERT_ALERT_RULE, rows.alert_rule_row(stored))
+        await self._c.run_write(partial(writes.insert_alert_rule, row=rows.alert_rule_row(stored)))
         return stored
 
     async def update_alert_rule(self, tenant: str, rule_id: str, patch: AlertRulePatch) -> AlertRule:
-        async with self._c.write() as db:
-            async with db.execute(q.SELECT_ALERT_RULE, (tenant, rule_id)) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                raise NotFound("Alert rule not found")
-            updated = rowcodec.patch_alert_rule(rows.alert_rule(row), patch, self._now_iso())
-            r = rows.alert_rule_row(updated)
-            await db.execute(q.UPDATE_ALERT_RULE, (*r[1:8], updated.updated_at, tenant, rule_id))
-        return updated
+        return await self._c.run_write(partial(
+            writes.update_alert_rule, tenant=tenant, rule_id=rule_id, patch=patch, now=self._now_iso(),
+        ))
 
     async def delete_alert_rule(self, tenant: str, rule_id: str) -> None:
-        async with self._c.write() as db:
-            cur = await db.execute(q.DELETE_ALERT_RULE, (tenant, rule_id))
-            if cur.rowcount == 0:
-                raise NotFound("Alert rule not found")
+        await self._c.run_write(partial(writes.delete_alert_rule, tenant=tenant, rule_id=rule_id))
 
     async def list_alert_rules(self, tenant: str) -> list[AlertRule]:
         async with self._c.read() as db, db.execute(q.SELECT_ALERT_RULES, (tenant,)) as cur:
@@ -386,17 +301,15 @@ class SQLiteStore(AnalyticsMixin):
         return rows.alert_rule(row) if row else None
 
     async def insert_alert_history(self, tenant: str, entry: AlertHistoryEntry) -> None:
-        async with self._c.write() as db:
-            await db.execute(q.INSERT_ALERT_HISTORY, (
-                entry.id, entry.rule_id, entry.triggered_at, parse_rfc3339_or(entry.triggered_at, self._clock_us()),
-                entry.resolved_at, entry.current_value, entry.threshold, entry.message, tenant,
-            ))
+        triggered_ts = parse_rfc3339_or(entry.triggered_at, self._clock_us())
+        await self._c.run_write(partial(
+            writes.insert_alert_history, tenant=tenant, entry=entry, triggered_ts=triggered_ts,
+        ))
 
     async def resolve_alert_history(self, tenant: str, entry_id: str, resolved_at: str) -> None:
-        async with self._c.write() as db:
-            cur = await db.execute(q.RESOLVE_ALERT_HISTORY, (resolved_at, tenant, entry_id))
-            if cur.rowcount == 0:
-                raise NotFound("Alert history entry not found")
+        await self._c.run_write(partial(
+            writes.resolve_alert_history, tenant=tenant, entry_id=entry_id, resolved_at=resolved_at,
+        ))
 
     async def list_alert_history(
         self, tenant: str, *, rule_id: str | None = None, limit: int = 50, offset: int = 0,
@@ -413,13 +326,7 @@ class SQLiteStore(AnalyticsMixin):
     # ------------------------------------------------------------------ api keys and settings
 
     async def create_api_key(self, key: ApiKey) -> None:
-        try:
-            async with self._c.write() as db:
-                await db.execute(q.INSERT_API_KEY, rows.api_key_row(key))
-        except Exception as exc:  # InvalidInput from a UNIQUE violation
-            if "constraint" in str(exc):
-                raise Conflict("API key already exists") from exc
-            raise
+        await self._c.run_write(partial(writes.insert_api_key, key=key))
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
         async with self._c.read() as db, db.execute(q.SELECT_API_KEY_BY_HASH, (key_hash,)) as cur:
@@ -432,20 +339,10 @@ class SQLiteStore(AnalyticsMixin):
             return [rows.api_key(r) for r in await cur.fetchall()]
 
     async def revoke_api_key(self, tenant: str | None, key_id: str, when: int) -> ApiKey:
-        async with self._c.write() as db:
-            async with db.execute(q.SELECT_API_KEY, (key_id,)) as cur:
-                row = await cur.fetchone()
-            if row is None or (tenant is not None and row[4] != tenant):
-                raise NotFound("API key not found")
-            key = rows.api_key(row)
-            if key.revoked_at is not None:
-                raise Conflict("API key already revoked")
-            await db.execute(q.REVOKE_API_KEY, (when, key_id))
-        return rowcodec.with_revoked(key, when)
+        return await self._c.run_write(partial(writes.revoke_api_key, tenant=tenant, key_id=key_id, when=when))
 
     async def touch_api_key(self, key_id: str, when: int) -> None:
-        async with self._c.write() as db:
-            await db.execute(q.TOUCH_API_KEY, (when, key_id))
+        await self._c.run_write(partial(writes.touch_api_key, key_id=key_id, when=when))
 
     async def count_api_keys(self) -> int:
         async with self._c.read() as db, db.execute(q.COUNT_USABLE_API_KEYS, (int(time.time()),)) as cur:
@@ -456,8 +353,7 @@ class SQLiteStore(AnalyticsMixin):
             return {str(k): str(v) for k, v in await cur.fetchall()}
 
     async def put_settings(self, tenant: str, values: Mapping[str, str]) -> None:
-        async with self._c.write() as db:
-            await db.executemany(q.UPSERT_SETTING, [(tenant, k, v) for k, v in values.items()])
+        await self._c.run_write(partial(writes.put_settings, tenant=tenant, values=dict(values)))
 
     # ------------------------------------------------------------------ many replicas
 
@@ -480,71 +376,36 @@ class SQLiteStore(AnalyticsMixin):
         deleted = 0
         touched: set[str] = set()
         anchored: set[str] = set()
-        while True:
-            async with self._c.write() as db:
-                async with db.execute(q.SELECT_EXPIRED_BATCH, (tenant, cutoff_us, batch_size)) as cur:
-                    batch = [RetentionBatch(int(r[0]), r[1], int(r[2]), r[3], r[4]) for r in await cur.fetchall()]
-                if not batch:
-                    break
-                for run in plan_retention_batch(batch):
-                    await self._record_anchor(db, tenant, run)
-                    anchored.add(run.session_id)
-                for rowids in _chunks([b.rowid for b in batch]):
-                    await db.execute(q.in_marks(q.DELETE_EVENTS_BY_ROWIDS, len(rowids)), rowids)
+        while True:  # one short transaction per batch: ingest commits in between
+            batch, runs = await self._c.run_write(partial(
+                writes.delete_expired_batch, tenant=tenant, cutoff_us=cutoff_us, batch_size=batch_size,
+                now=self._now_iso(),
+            ))
+            if not batch:
+                break
             deleted += len(batch)
             touched.update(b.session_id for b in batch)
+            anchored.update(r.session_id for r in runs)
         sessions_deleted = 0
-        for chunk in _chunks(sorted(touched)):
-            async with self._c.write() as db:
-                for sid in chunk:
-                    cur = await db.execute(q.DELETE_SESSION_IF_EMPTY, (tenant, sid))
-                    if cur.rowcount:
-                        sessions_deleted += 1
-                        anchored.discard(sid)
-                        await db.execute(q.DELETE_ORPHAN_TAGS, (tenant, sid))
-                        await db.execute(q.DELETE_SESSION_ANCHORS, (tenant, sid))
+        for chunk in writes.chunks(sorted(touched)):
+            gone = await self._c.run_write(partial(writes.delete_empty_sessions, tenant=tenant, session_ids=chunk))
+            sessions_deleted += len(gone)
+            anchored.difference_update(gone)
         await after_retention(self._c, tenant, cutoff_us, batch_size)  # rollups and spans follow the events
         return RetentionResult(deleted, sessions_deleted, len(anchored), cutoff_us)
-
-    async def _record_anchor(self, db: aiosqlite.Connection, tenant: str, run: Any) -> None:
-        """Add a deleted run of seqs to the session's anchors, merging with adjacent ones."""
-        from store.retention import fold_digest
-
-        async with db.execute(q.SELECT_ANCHOR_ENDING_AT, (tenant, run.session_id, run.from_seq - 1)) as cur:
-            left = await cur.fetchone()
-        async with db.execute(q.SELECT_ANCHOR_STARTING_AT, (tenant, run.session_id, run.to_seq + 1)) as cur:
-            right = await cur.fetchone()
-        if left is not None:
-            digest = fold_digest(left[1], run.hashes)
-            count = int(left[2]) + len(run.hashes)
-            to_seq, last = run.to_seq, run.hashes[-1]
-            if right is not None:
-                digest = fold_digest(digest, [right[2]])
-                count += int(right[3])
-                to_seq, last = int(right[1]), right[4]
-                await db.execute(q.DELETE_ANCHOR, (right[0],))
-            await db.execute(q.EXTEND_ANCHOR, (to_seq, last, count, digest, left[0]))
-        elif right is not None:
-            digest = fold_digest(fold_digest(None, run.hashes), [right[2]])
-            await db.execute(q.MERGE_ANCHOR_TAIL, (
-                run.from_seq, run.first_prev_hash, int(right[3]) + len(run.hashes), digest, right[0],
-            ))
-        else:
-            await db.execute(q.INSERT_ANCHOR, (
-                tenant, run.session_id, run.from_seq, run.to_seq, run.first_prev_hash, run.hashes[-1],
-                len(run.hashes), fold_digest(None, run.hashes), self._now_iso(),
-            ))
 
     async def record_retention_run(
         self, *, started_at: str, cutoff: str, results: Sequence[tuple[str, RetentionResult]], duration_ms: float,
     ) -> None:
+        totals = (
+            sum(r.deleted_count for _, r in results), sum(r.sessions_deleted for _, r in results),
+            sum(r.anchored_sessions for _, r in results),
+        )
         details = rowcodec.retention_details(results)
-        async with self._c.write() as db:
-            await db.execute(q.INSERT_RETENTION_RUN, (
-                started_at, cutoff, sum(r.deleted_count for _, r in results),
-                sum(r.sessions_deleted for _, r in results), sum(r.anchored_sessions for _, r in results),
-                duration_ms, details,
-            ))
+        await self._c.run_write(partial(
+            writes.record_retention_run, started_at=started_at, cutoff=cutoff, totals=totals,
+            duration_ms=duration_ms, details=details,
+        ))
 
     async def list_retention_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest audit rows of retention runs (for tests and operators)."""

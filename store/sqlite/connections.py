@@ -6,11 +6,11 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
 
@@ -18,11 +18,19 @@ from store.errors import InvalidInput, StoreClosed, StoreError, Unavailable
 from store.migrate import list_migrations
 from store.sqlite import queries as q
 
+if TYPE_CHECKING:
+    from store.sqlite.writer import Writer
+
 __all__ = ("SQLiteConnections", "insert_rows", "translate_errors")
 
 LOG = logging.getLogger("store.sqlite")
 
+_T = TypeVar("_T")
+
 # Pragmas (https://www.sqlite.org/pragma.html), each with the reason we set it:
+# 8 KiB pages (new files only; must come before WAL): events rows are ~1 KB and every insert
+# touches seven b-trees; bigger pages split less (measured ~15% faster inserts than 4 KiB).
+PRAGMA_PAGE_SIZE = "PRAGMA page_size = 8192"
 # WAL lets the readers run while the single writer commits.
 PRAGMA_JOURNAL_MODE = "PRAGMA journal_mode = WAL"
 # NORMAL in WAL mode syncs at checkpoints, not every commit: a power cut can lose the last
@@ -40,6 +48,7 @@ PRAGMA_QUERY_ONLY = "PRAGMA query_only = ON"
 PRAGMA_TEMP_STORE = "PRAGMA temp_store = MEMORY"
 
 WRITER_PRAGMAS = (
+    PRAGMA_PAGE_SIZE,
     PRAGMA_JOURNAL_MODE, PRAGMA_SYNCHRONOUS, PRAGMA_CACHE_SIZE, PRAGMA_BUSY_TIMEOUT,
     PRAGMA_FOREIGN_KEYS, PRAGMA_TEMP_STORE,
 )
@@ -67,49 +76,53 @@ def translate_errors() -> Iterator[None]:
 
 
 class SQLiteConnections:
-    """Owns the connections; every write transaction goes through ``write()`` one at a time."""
+    """Owns the connections: one writer (``store.sqlite.writer``), a pool of read-only readers.
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection]) -> None:
+    Every write is a function run by the writer inside ``BEGIN IMMEDIATE`` (``run_write``), one
+    transaction at a time, committed before ``run_write`` returns.
+    """
+
+    def __init__(self, path: Path, writer: Writer, readers: list[aiosqlite.Connection]) -> None:
         self.path = path
         self._writer = writer
         self._readers = readers
         self._pool: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for conn in readers:
             self._pool.put_nowait(conn)
-        self._write_lock = asyncio.Lock()
         self._closed = False
 
     @classmethod
-    async def open(cls, path: Path, *, migrate: bool = True) -> SQLiteConnections:
+    async def open(cls, path: Path, *, migrate: bool = True, writer_process: bool = False) -> SQLiteConnections:
+        from store.sqlite.writer import ProcessWriter, ThreadWriter
+
         path.parent.mkdir(parents=True, exist_ok=True)
         with translate_errors():
-            writer = await aiosqlite.connect(str(path), isolation_level=None)
-            try:
-                for pragma in WRITER_PRAGMAS:
-                    await writer.execute(pragma)
-                if migrate:
-                    await apply_migrations(writer)
-                readers = []
+            writer: Writer = await (ProcessWriter if writer_process else ThreadWriter).start(path, migrate=migrate)
+        readers: list[aiosqlite.Connection] = []
+        try:
+            with translate_errors():
                 for _ in range(READ_POOL_SIZE):
                     reader = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+                    readers.append(reader)
                     for pragma in READER_PRAGMAS:
                         await reader.execute(pragma)
-                    readers.append(reader)
-            except BaseException:
-                await writer.close()
-                raise
+        except BaseException:
+            for reader in readers:
+                await reader.close()
+            await writer.close()
+            raise
         return cls(path, writer, readers)
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        async with self._write_lock:
-            for conn in (*self._readers, self._writer):
-                try:
-                    await conn.close()
-                except sqlite3.Error:  # pragma: no cover - closing a broken connection
-                    LOG.warning("error while closing a SQLite connection", exc_info=True)
+        for conn in self._readers:
+            try:
+                await conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing a broken connection
+                LOG.warning("error while closing a SQLite reader", exc_info=True)
+        await self._writer.close()  # queued writes finish first
 
     def _check_open(self) -> None:
         if self._closed:
@@ -136,27 +149,48 @@ class SQLiteConnections:
             finally:
                 await conn.execute("COMMIT")  # a read transaction: ending it only releases the snapshot
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The writer inside ``BEGIN IMMEDIATE``; commits on success, rolls back on error."""
+    async def run_write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``fn(writer)`` inside ``BEGIN IMMEDIATE``; commit, or roll back on error.
+
+        ``fn`` is ``partial(store.sqlite.writes.<function>, **keywords)`` (a writer process
+        receives it by name). Writes run one at a time in submission order; committed on return.
+        """
         self._check_open()
-        async with self._write_lock:
-            self._check_open()
-            with translate_errors():
-                await self._writer.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._writer
-                except BaseException:
-                    await self._writer.execute("ROLLBACK")
-                    raise
-                await self._writer.execute("COMMIT")
+        return await self._writer.run(fn)
 
 
-async def apply_migrations(conn: aiosqlite.Connection) -> list[str]:
+def run_transaction(db: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+    """``fn(db)`` between ``BEGIN IMMEDIATE`` and ``COMMIT`` (``ROLLBACK`` on error), errors translated."""
+    with translate_errors():
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+
+def open_writer(path: Path, migrate: bool) -> sqlite3.Connection:
+    """The writer connection: pragmas, then pending migrations (on the thread or process that owns it)."""
+    with translate_errors():
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        try:
+            for pragma in WRITER_PRAGMAS:
+                conn.execute(pragma)
+            if migrate:
+                apply_migrations(conn)
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     """Apply every migration not yet recorded, each in its own transaction; return the names applied."""
-    await conn.execute(q.CREATE_SCHEMA_MIGRATIONS)
-    async with conn.execute(q.SELECT_APPLIED_MIGRATIONS) as cur:
-        applied = {int(row[0]) for row in await cur.fetchall()}
+    conn.execute(q.CREATE_SCHEMA_MIGRATIONS)
+    applied = {int(row[0]) for row in conn.execute(q.SELECT_APPLIED_MIGRATIONS).fetchall()}
     done: list[str] = []
     for mig in list_migrations("sqlite"):
         if mig.version in applied:
@@ -165,10 +199,10 @@ async def apply_migrations(conn: aiosqlite.Connection) -> list[str]:
         record = q.RECORD_MIGRATION.format(version=mig.version, name=mig.name, applied_at=stamp)
         # The file and its record run in one transaction: a crash leaves neither or both.
         try:
-            await conn.executescript(f"BEGIN IMMEDIATE;\n{mig.sql}\n;\n{record};\nCOMMIT;")
+            conn.executescript(f"BEGIN IMMEDIATE;\n{mig.sql}\n;\n{record};\nCOMMIT;")
         except sqlite3.Error:
             if conn.in_transaction:
-                await conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
             raise
         done.append(f"{mig.version:04d}_{mig.name}")
         LOG.info("applied migration %04d_%s", mig.version, mig.name)
@@ -178,14 +212,18 @@ async def apply_migrations(conn: aiosqlite.Connection) -> list[str]:
 async def migrate_file(path: Path) -> list[str]:
     """Open the file as the writer would, apply pending migrations, close."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with translate_errors():
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
-        try:
-            for pragma in WRITER_PRAGMAS:
-                await conn.execute(pragma)
-            return await apply_migrations(conn)
-        finally:
-            await conn.close()
+
+    def work() -> list[str]:
+        with translate_errors():
+            conn = sqlite3.connect(str(path), isolation_level=None)
+            try:
+                for pragma in WRITER_PRAGMAS:
+                    conn.execute(pragma)
+                return apply_migrations(conn)
+            finally:
+                conn.close()
+
+    return await asyncio.to_thread(work)
 
 
 # SQLite binds at most 32766 parameters per statement; rows per statement stay well below that.
@@ -193,11 +231,15 @@ _MAX_PARAMS = 8000
 _MAX_ROWS = 200
 
 
-async def insert_rows(db: aiosqlite.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Run a single-row ``INSERT ... VALUES (?, ...)`` for every row, many rows per statement."""
+def insert_rows(db: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run a single-row ``INSERT ... VALUES (?, ...)`` for every row, many rows per statement.
+
+    One statement per many rows lets SQLite insert them in one step without the GIL; executemany
+    re-takes the GIL for every row, which stalls the writer behind the event loop.
+    """
     if not rows:
         return
     per = max(1, min(_MAX_ROWS, _MAX_PARAMS // max(1, len(rows[0]))))
     for start in range(0, len(rows), per):
         chunk = rows[start:start + per]
-        await db.execute(q.multi_row(sql, len(chunk)), list(chain.from_iterable(chunk)))
+        db.execute(q.multi_row(sql, len(chunk)), list(chain.from_iterable(chunk)))

@@ -203,20 +203,23 @@ SELECT_EXPIRED_BATCH = (
     "ORDER BY ts LIMIT ?"
 )
 DELETE_EVENTS_BY_ROWIDS = "DELETE FROM events WHERE rowid IN ({marks})"
+_ANCHOR_ROW = "id, from_seq, to_seq, first_prev_hash, last_deleted_hash, deleted_count, digest"
 SELECT_ANCHOR_ENDING_AT = (
-    "SELECT id, digest, deleted_count FROM chain_anchors WHERE tenant_id = ? AND session_id = ? AND to_seq = ? "
+    f"SELECT {_ANCHOR_ROW} FROM chain_anchors WHERE tenant_id = ? AND session_id = ? AND to_seq = ? "
     "ORDER BY id DESC LIMIT 1"
 )
 SELECT_ANCHOR_STARTING_AT = (
-    "SELECT id, to_seq, digest, deleted_count, last_deleted_hash FROM chain_anchors "
-    "WHERE tenant_id = ? AND session_id = ? AND from_seq = ? ORDER BY id DESC LIMIT 1"
+    f"SELECT {_ANCHOR_ROW} FROM chain_anchors WHERE tenant_id = ? AND session_id = ? AND from_seq = ? "
+    "ORDER BY id DESC LIMIT 1"
 )
 INSERT_ANCHOR = (
     "INSERT INTO chain_anchors (tenant_id, session_id, from_seq, to_seq, first_prev_hash, last_deleted_hash, "
     "deleted_count, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-EXTEND_ANCHOR = "UPDATE chain_anchors SET to_seq = ?, last_deleted_hash = ?, deleted_count = ?, digest = ? WHERE id = ?"
-MERGE_ANCHOR_TAIL = "UPDATE chain_anchors SET from_seq = ?, first_prev_hash = ?, deleted_count = ?, digest = ? WHERE id = ?"
+REWRITE_ANCHOR = (
+    "UPDATE chain_anchors SET from_seq = ?, to_seq = ?, first_prev_hash = ?, last_deleted_hash = ?, "
+    "deleted_count = ?, digest = ? WHERE id = ?"
+)
 SELECT_ANCHORS = (
     "SELECT from_seq, to_seq, first_prev_hash, last_deleted_hash FROM chain_anchors "
     "WHERE tenant_id = ? AND session_id = ? ORDER BY from_seq"

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from collector.appkeys import pipeline_key
+from collector.ingest.pipeline import MAX_COMMITS_IN_FLIGHT
 from tests.support import ServerProcess, custom_event, wait_until
 
 pytestmark = pytest.mark.slow
@@ -27,8 +28,10 @@ def _batch(sender: int, n: int) -> list[dict[str, Any]]:
     ]
 
 
-async def _send_until(url: str, stop_after: int, acked: dict[str, str], sent: list[list[dict[str, Any]]]) -> None:
-    """Four senders post batches; returns once ``stop_after`` batches were acknowledged (others in flight)."""
+async def _send_until(
+    url: str, stop_after: int, acked: dict[str, str], sent: list[list[dict[str, Any]]],
+) -> list[asyncio.Task[None]]:
+    """Four senders post batches; returns (with them still sending) once ``stop_after`` batches were acknowledged."""
     done = asyncio.Event()
     count = 0
 
@@ -55,8 +58,13 @@ async def _send_until(url: str, stop_after: int, acked: dict[str, str], sent: li
 
     tasks = [asyncio.create_task(sender(i)) for i in range(4)]
     await done.wait()
-    # the other senders keep their requests in flight; the caller kills the server now
-    asyncio.get_running_loop().call_soon(lambda: [t.cancel() for t in tasks])
+    return tasks  # still sending: the caller stops the server with requests in flight
+
+
+async def _stop_senders(tasks: list[asyncio.Task[None]]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
@@ -65,9 +73,10 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path: Path) ->
     acked: dict[str, str] = {}
     sent: list[list[dict[str, Any]]] = []
     try:
-        await _send_until(server.url, 120, acked, sent)
+        senders = await _send_until(server.url, 120, acked, sent)
         # requests are still in flight from the other senders: kill without any chance to flush
         server.kill()
+        await _stop_senders(senders)
     finally:
         server.kill()
     assert len(acked) >= 120 * BATCH
@@ -128,7 +137,8 @@ async def test_overload_answers_503_and_loses_nothing_acknowledged(make_client: 
         assert resp.status == 503, "a full queue must answer 503 at once"
         assert resp.headers["Retry-After"].isdigit()
         assert (await resp.json())["status"] == 503
-        assert len(pending) == 5  # one in the blocked writer, three queued (300 events), the fifth refused
+        # MAX_COMMITS_IN_FLIGHT groups in the blocked writer, three queued (300 events), the next refused
+        assert len(pending) == MAX_COMMITS_IN_FLIGHT + 4
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -140,7 +150,7 @@ async def test_overload_answers_503_and_loses_nothing_acknowledged(make_client: 
     for event_id in acked:
         assert (await client.get(f"/api/events/{event_id}")).status == 200
     stats = await (await client.get("/api/stats")).json()
-    assert stats["totalEvents"] == len(acked) == 400
+    assert stats["totalEvents"] == len(acked) == 100 * (MAX_COMMITS_IN_FLIGHT + 3)
 
 
 async def test_sigterm_drains_and_commits_what_was_accepted(tmp_path: Path) -> None:
@@ -149,8 +159,10 @@ async def test_sigterm_drains_and_commits_what_was_accepted(tmp_path: Path) -> N
     acked: dict[str, str] = {}
     sent: list[list[dict[str, Any]]] = []
     try:
-        await _send_until(server.url, 40, acked, sent)
-        assert server.terminate() == 0  # a clean exit after draining the queue
+        senders = await _send_until(server.url, 40, acked, sent)
+        # SIGTERM while requests are in flight; the senders keep reading answers during the drain
+        assert await asyncio.to_thread(server.terminate) == 0  # a clean exit after draining the queue
+        await _stop_senders(senders)
     finally:
         server.kill()
     restarted = ServerProcess(db).start()

@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from collector.appkeys import metrics_key, pipeline_key
+from collector.ingest.pipeline import MAX_COMMITS_IN_FLIGHT
 from collector.mapping.otlp_decode_json import decode_traces_json
 from collector.mapping.otlp_decode_pb import decode_traces_pb
 from store.interface import Store
@@ -216,7 +217,7 @@ def _single_chat(trace_hex: str) -> bytes:
 
 
 async def _saturate(client: TestClient[Any, Any], store: GatedStore) -> list[asyncio.Task[Any]]:
-    """One request held in the writer, one queued: the next one finds the queue full."""
+    """Every commit slot held in the writer, one more request queued: the next one finds the queue full."""
     pipeline = client.app[pipeline_key]
 
     async def send(trace_hex: str) -> int:
@@ -224,11 +225,13 @@ async def _saturate(client: TestClient[Any, Any], store: GatedStore) -> list[asy
                                  headers={"Content-Type": "application/x-protobuf"})
         return resp.status
 
-    first = asyncio.create_task(send("1" * 32))
-    await wait_until(lambda: store.writes_started == 1, what="the first commit to start")
-    second = asyncio.create_task(send("2" * 32))
-    await wait_until(lambda: pipeline.queued_events >= 1, what="the second batch to queue")
-    return [first, second]
+    held = []
+    for n in range(MAX_COMMITS_IN_FLIGHT):
+        held.append(asyncio.create_task(send(str(n + 1) * 32)))
+        await wait_until(lambda n=n: store.writes_started == n + 1, what="a commit to start")
+    held.append(asyncio.create_task(send("f" * 32)))
+    await wait_until(lambda: pipeline.queued_events >= 1, what="a batch to queue")
+    return held
 
 
 async def test_c25_queue_full_answers_503(make_otlp_client: OtlpClientFactory, sqlite_store: Store) -> None:
@@ -252,7 +255,7 @@ async def _check_503(client: TestClient[Any, Any], store: GatedStore) -> None:
     status.ParseFromString(await resp.read())
     assert status.code == 14
     store.gate.set()
-    assert [await t for t in held] == [200, 200]
+    assert [await t for t in held] == [200] * (MAX_COMMITS_IN_FLIGHT + 1)
 
 
 async def test_c25_python_exporter_retries_after_503(make_otlp_client: OtlpClientFactory, sqlite_store: Store) -> None:
@@ -273,7 +276,7 @@ async def _check_retry(client: TestClient[Any, Any], store: GatedStore) -> None:
     await wait_until(lambda: rejected._value.get() > before, what="the exporter to be told 503")
     store.gate.set()  # the queue drains; the exporter's retry (after Retry-After) succeeds
     assert await export is SpanExportResult.SUCCESS
-    assert [await t for t in held] == [200, 200]
+    assert [await t for t in held] == [200] * (MAX_COMMITS_IN_FLIGHT + 1)
     assert {e["sessionId"] for e in await all_events(client, eventType="session_started")} == {"conv-42"}
 
 

@@ -6,8 +6,9 @@ Contract tests use it to prove that verification notices changes made behind the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from store.interface import Store
@@ -29,13 +30,23 @@ async def _pg_connection(store: Store) -> AsyncIterator[Any]:
         yield conn
 
 
+@contextmanager
+def _sqlite_connection(store: Store) -> Iterator[sqlite3.Connection]:
+    """A second connection to the store's SQLite file, committing on exit (as another process would)."""
+    conn = sqlite3.connect(str(store.path), isolation_level=None, timeout=30)  # type: ignore[attr-defined]
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 async def tamper_event(store: Store, tenant: str, event_id: str, column: str, value: str | None) -> None:
     """``UPDATE events SET <column> = value`` for one event, bypassing the store."""
     assert column in _COLUMNS, column
     if store.dialect == "sqlite":
-        async with store._c.write() as db:  # type: ignore[attr-defined]
-            cur = await db.execute(f"UPDATE events SET {column} = ? WHERE tenant_id = ? AND id = ?",
-                                   (value, tenant, event_id))
+        with _sqlite_connection(store) as db:
+            sql = f"UPDATE events SET {column} = ? WHERE tenant_id = ? AND id = ?"
+            cur = db.execute(sql, (value, tenant, event_id))
             assert cur.rowcount == 1
     else:
         async with _pg_connection(store) as conn:
@@ -48,8 +59,8 @@ async def tamper_event(store: Store, tenant: str, event_id: str, column: str, va
 async def delete_event(store: Store, tenant: str, event_id: str) -> None:
     """``DELETE`` one event row, bypassing the store (and therefore any retention anchor)."""
     if store.dialect == "sqlite":
-        async with store._c.write() as db:  # type: ignore[attr-defined]
-            cur = await db.execute("DELETE FROM events WHERE tenant_id = ? AND id = ?", (tenant, event_id))
+        with _sqlite_connection(store) as db:
+            cur = db.execute("DELETE FROM events WHERE tenant_id = ? AND id = ?", (tenant, event_id))
             assert cur.rowcount == 1
     else:
         async with _pg_connection(store) as conn:

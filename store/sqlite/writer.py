@@ -1,0 +1,219 @@
+"""The SQLite writer: one connection that runs write transactions, on a thread or in its own process.
+
+Every write is a function of ``store.sqlite.writes`` run inside ``BEGIN IMMEDIATE`` (one hop
+per transaction). On a thread it shares the GIL with the event loop: fine for tests and light
+loads. In a child process (``ProcessWriter``, what ``serve`` uses) planning the chain, hashing
+and SQLite's own work run beside the event loop on another core instead of taking turns with
+it for the GIL; measured in docs/decisions.md ("SQLite writer process").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import pickle
+import socket
+import sqlite3
+import struct
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from store.errors import StoreClosed, StoreError, Unavailable
+from store.sqlite import writes
+from store.sqlite.connections import open_writer, run_transaction
+
+__all__ = ("ProcessWriter", "ThreadWriter", "Writer")
+
+LOG = logging.getLogger("store.sqlite")
+
+_T = TypeVar("_T")
+_HEADER = struct.Struct("!I")
+
+
+class Writer(Protocol):
+    async def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``fn(connection)`` in one committed transaction; writes run one at a time, in order."""
+
+    async def close(self) -> None:
+        """Finish queued writes, then close the connection. Idempotent."""
+
+
+class ThreadWriter:
+    """The writer connection confined to one thread of this process."""
+
+    def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
+        self._conn = conn
+        self._executor = executor
+        self._closed = False
+
+    @classmethod
+    async def start(cls, path: Path, *, migrate: bool) -> ThreadWriter:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(executor, open_writer, path, migrate)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(conn, executor)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        if self._closed:
+            raise StoreClosed("store is closed")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, run_transaction, self._conn, fn)
+        except RuntimeError as exc:  # the executor was shut down under us
+            raise StoreClosed("store is closed") from exc
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+        self._executor.shutdown(wait=True)
+
+
+class ProcessWriter:
+    """The writer connection in a child process, fed over a socket pair.
+
+    Requests are ``(name of a writes function, keyword arguments)``, pickled and length-prefixed;
+    the child runs them one by one and answers in order with ``(True, result)`` or
+    ``(False, exception)``. Several requests may be on the wire at once (the next transaction is
+    queued while one commits). When this process dies the child reads end-of-file, finishes the
+    transaction in hand and exits.
+    """
+
+    def __init__(
+        self, process: multiprocessing.process.BaseProcess, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+    ) -> None:
+        self._process = process
+        self._reader = reader
+        self._writer = writer
+        self._waiting: deque[asyncio.Future[Any]] = deque()
+        self._answers: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @classmethod
+    async def start(cls, path: Path, *, migrate: bool) -> ProcessWriter:
+        parent_sock, child_sock = socket.socketpair()
+        ctx = multiprocessing.get_context("spawn")
+        process = ctx.Process(
+            target=_child_main, args=(str(path), migrate, child_sock), name="agentlens-sqlite-writer", daemon=True,
+        )
+        process.start()
+        child_sock.close()
+        reader, writer = await asyncio.open_connection(sock=parent_sock)
+        self = cls(process, reader, writer)
+        try:
+            ok, value = await self._receive()  # the child answers once the connection is open and migrated
+            if not ok:
+                raise value
+        except BaseException:
+            await self._stop(kill=True)
+            raise
+        self._answers = asyncio.create_task(self._read_answers(), name="sqlite-writer-answers")
+        return self
+
+    async def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        if not isinstance(fn, partial) or getattr(writes, fn.func.__name__, None) is not fn.func or fn.args:
+            raise TypeError("a ProcessWriter runs only partial(writes.<function>, **keywords)")
+        if self._closed or self._answers is None or self._answers.done():
+            raise StoreClosed("store is closed")
+        payload = pickle.dumps((fn.func.__name__, fn.keywords), protocol=pickle.HIGHEST_PROTOCOL)
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        self._writer.write(_HEADER.pack(len(payload)) + payload)  # one write call: frames never interleave
+        try:
+            await self._writer.drain()
+        except OSError as exc:
+            raise Unavailable(f"the SQLite writer process is gone: {exc}") from exc
+        return await future
+
+    async def _receive(self) -> tuple[bool, Any]:
+        (size,) = _HEADER.unpack(await self._reader.readexactly(_HEADER.size))
+        answer: tuple[bool, Any] = pickle.loads(await self._reader.readexactly(size))  # noqa: S301 - our child's
+        return answer
+
+    async def _read_answers(self) -> None:
+        """Resolve the waiting requests in order; when the child is gone, fail whatever still waits."""
+        try:
+            while True:
+                ok, value = await self._receive()
+                future = self._waiting.popleft()
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+        except (OSError, asyncio.IncompleteReadError, IndexError) as exc:
+            error: StoreError = StoreClosed("store is closed") if self._closed else Unavailable(
+                f"the SQLite writer process is gone: {exc!r}")
+            if not self._closed:
+                LOG.error("the SQLite writer process stopped answering: %r", exc)
+            while self._waiting:
+                future = self._waiting.popleft()
+                if not future.done():
+                    future.set_exception(error)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        # let queued transactions finish: their answers arrive before end-of-file is seen
+        while self._waiting:
+            await asyncio.wait([self._waiting[-1]])
+        self._closed = True
+        await self._stop(kill=False)
+        if self._answers is not None:
+            await self._answers
+
+    async def _stop(self, *, kill: bool) -> None:
+        self._writer.close()  # end-of-file: the child finishes and exits
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+        if kill:
+            self._process.kill()
+        await asyncio.to_thread(self._process.join, 30)
+        if self._process.is_alive():  # pragma: no cover - a wedged child
+            LOG.error("the SQLite writer process did not exit; killing it")
+            self._process.kill()
+
+
+def _child_main(path: str, migrate: bool, sock: socket.socket) -> None:
+    """The writer process: open (and migrate), then run requests until end-of-file."""
+    stream = sock.makefile("rwb")
+    try:
+        conn = open_writer(Path(path), migrate)
+    except BaseException as exc:  # report why we cannot start (bad path, failed migration, ...)
+        _answer(stream, False, exc if isinstance(exc, StoreError) else Unavailable(f"cannot open {path}: {exc}"))
+        return
+    _answer(stream, True, os.getpid())
+    with conn:
+        while True:
+            header = stream.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                return  # the parent is gone or closed us
+            (size,) = _HEADER.unpack(header)
+            name, kwargs = pickle.loads(stream.read(size))  # noqa: S301 - from our own parent process
+            try:
+                result = run_transaction(conn, partial(getattr(writes, name), **kwargs))
+            except Exception as exc:
+                failure = exc if isinstance(exc, StoreError) else Unavailable(f"{type(exc).__name__}: {exc}")
+                _answer(stream, False, failure)
+            else:
+                _answer(stream, True, result)
+
+
+def _answer(stream: Any, ok: bool, value: Any) -> None:
+    try:
+        data = pickle.dumps((ok, value), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        data = pickle.dumps((False, Unavailable(f"writer answer could not be sent: {exc}")))
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
