@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Literal
 
-from store.model import Granularity
+from store.model import EventQuery, Granularity
 from store.plan import EVENT_COLUMNS
 
 __all__ = (
@@ -35,6 +35,7 @@ __all__ = (
     "format_bucket",
     "interpolate",
     "percentile_rank",
+    "rollup_countable",
     "rollup_rows",
     "span_cutoff_ns",
     "split_range",
@@ -316,3 +317,15 @@ _INT64_MAX = (1 << 63) - 1
 def span_cutoff_ns(cutoff_us: int) -> int:
     """The retention cutoff in span nanoseconds, clamped to a 64-bit column (far-future cutoffs)."""
     return min(cutoff_us * 1000, _INT64_MAX)
+
+
+def rollup_countable(q: EventQuery) -> bool:
+    """Whether ``count_events(q)`` can be summed from the hourly per-type rollup.
+
+    True when the only filters are event types and ``exclude_metrics``: the rollup holds exact
+    counts per (hour, type, metric-or-not), kept in the ingest transaction and by retention, so
+    the total of a million events costs a few thousand rollup rows instead of a million index
+    entries.
+    """
+    return not (q.session_id or q.agent_id or q.severities or q.search or q.from_us is not None
+                or q.to_us is not None)

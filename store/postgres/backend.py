@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from store import rowcodec
+from store.aggregates import rollup_countable
 from store.chain import Anchor, ChainVerifier
 from store.interface import CommitCallback
 from store.model import (
@@ -175,7 +176,7 @@ class PostgresStore(AnalyticsMixin, AdminMixin):
             if query.offset == 0 and len(found) < query.limit:
                 total = len(found)  # the whole result is on this page
             else:
-                total = int(await conn.fetchval(q.count_events(where), *count_args))
+                total = await _count(conn, tenant, query, where, count_args)
             return EventPage(found, total, query.offset + len(found) < total)
 
         return await self._c.snapshot(work)
@@ -183,7 +184,7 @@ class PostgresStore(AnalyticsMixin, AdminMixin):
     async def count_events(self, tenant: str, query: EventQuery) -> int:
         p = q.Params(tenant)
         where = q.event_filters(query, p)
-        return int(await self._c.fetchval(q.count_events(where), *p.values))
+        return await self._c.read(lambda conn: _count(conn, tenant, query, where, p.values))
 
     async def get_event(self, tenant: str, event_id: str) -> StoredEvent | None:
         row = await self._c.fetchrow(q.SELECT_EVENT, tenant, event_id)
@@ -328,3 +329,11 @@ class PostgresStore(AnalyticsMixin, AdminMixin):
 async def migrate_database(url: str) -> list[str]:
     """Apply pending migrations to the PostgreSQL database at ``url`` and return their names."""
     return await _migrate(url)
+
+
+async def _count(conn: asyncpg.Connection, tenant: str, query: EventQuery, where: str, args: list[object]) -> int:
+    """Matching events: summed from the per-type rollup when the filters allow, else counted."""
+    if rollup_countable(query):
+        p = q.Params(tenant)
+        return int(await conn.fetchval(q.count_events_rollup(query, p), *p.values))
+    return int(await conn.fetchval(q.count_events(where), *args))

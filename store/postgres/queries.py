@@ -180,7 +180,7 @@ ON CONFLICT (tenant_id, id) DO NOTHING
 
 SELECT_STATS = """
 SELECT
-    (SELECT COUNT(*) FROM events WHERE tenant_id = $1),
+    (SELECT COALESCE(SUM(event_count), 0) FROM rollup_types_hourly WHERE tenant_id = $1),
     (SELECT COUNT(*) FROM sessions WHERE tenant_id = $1),
     (SELECT COUNT(*) FROM agents WHERE tenant_id = $1),
     (SELECT timestamp FROM events WHERE tenant_id = $1 ORDER BY ts ASC, id ASC LIMIT 1),
@@ -332,6 +332,16 @@ class Params:
     def add(self, value: object) -> str:
         self.values.append(value)
         return f"${len(self.values)}"
+
+
+def count_events_rollup(q: EventQuery, p: Params) -> str:
+    """The count of an EventQuery that ``rollup_countable`` accepts, from the per-type rollup."""
+    sql = "SELECT COALESCE(SUM(event_count), 0) FROM rollup_types_hourly WHERE tenant_id = $1"
+    if q.event_types:
+        sql += f" AND event_type = ANY({p.add(list(q.event_types))}::text[])"
+    if q.exclude_metrics:
+        sql += " AND metric = 0"
+    return sql
 
 
 def event_filters(q: EventQuery, p: Params) -> str:

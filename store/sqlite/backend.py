@@ -8,7 +8,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+
 from store import rowcodec
+from store.aggregates import rollup_countable
 from store.chain import Anchor, ChainVerifier
 from store.interface import CommitCallback
 from store.model import (
@@ -128,17 +131,28 @@ class SQLiteStore(AnalyticsMixin):
 
     async def query_events(self, tenant: str, query: EventQuery) -> EventPage:
         where, params = q.event_filters(query)
-        async with self._c.read() as db:
+        async with self._c.snapshot() as db:  # the page and its total from the same state
             page_args = (tenant, *params, query.limit, query.offset)
             async with db.execute(q.select_events(where, query.order), page_args) as cur:
                 events = tuple(rows.stored_event(r) for r in await cur.fetchall())
-            async with db.execute(q.count_events(where), (tenant, *params)) as cur:
-                total = int((await cur.fetchone() or (0,))[0])
+            if query.offset == 0 and len(events) < query.limit:
+                total = len(events)  # the whole result is on this page
+            else:
+                total = await self._count(db, tenant, query, where, params)
         return EventPage(events, total, query.offset + len(events) < total)
 
     async def count_events(self, tenant: str, query: EventQuery) -> int:
         where, params = q.event_filters(query)
-        async with self._c.read() as db, db.execute(q.count_events(where), (tenant, *params)) as cur:
+        async with self._c.read() as db:
+            return await self._count(db, tenant, query, where, params)
+
+    @staticmethod
+    async def _count(db: aiosqlite.Connection, tenant: str, query: EventQuery, where: str, params: list[object]) -> int:
+        if rollup_countable(query):
+            sql, args = q.count_events_rollup(query)
+        else:
+            sql, args = q.count_events(where), params
+        async with db.execute(sql, (tenant, *args)) as cur:
             return int((await cur.fetchone() or (0,))[0])
 
     async def get_event(self, tenant: str, event_id: str) -> StoredEvent | None:

@@ -116,7 +116,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 SELECT_STATS = """
 SELECT
-    (SELECT COUNT(*) FROM events WHERE tenant_id = :t),
+    (SELECT COALESCE(SUM(event_count), 0) FROM rollup_types_hourly WHERE tenant_id = :t),
     (SELECT COUNT(*) FROM sessions WHERE tenant_id = :t),
     (SELECT COUNT(*) FROM agents WHERE tenant_id = :t),
     (SELECT timestamp FROM events WHERE tenant_id = :t ORDER BY ts ASC, id ASC LIMIT 1),
@@ -286,6 +286,18 @@ def select_events(where: str, order: str) -> str:
 
 def count_events(where: str) -> str:
     return f"SELECT COUNT(*) FROM events WHERE {where}"
+
+
+def count_events_rollup(q: EventQuery) -> tuple[str, list[object]]:
+    """The count of an EventQuery that ``rollup_countable`` accepts, from the per-type rollup."""
+    sql = "SELECT COALESCE(SUM(event_count), 0) FROM rollup_types_hourly WHERE tenant_id = ?"
+    params: list[object] = []
+    if q.event_types:
+        sql += f" AND event_type IN ({_marks(len(q.event_types))})"
+        params.extend(q.event_types)
+    if q.exclude_metrics:
+        sql += " AND metric = 0"
+    return sql, params
 
 
 def session_filters(q: SessionQuery, idle_before_us: int) -> tuple[str, list[object]]:
