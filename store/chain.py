@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from store.canonical import event_hash
 from store.model import ChainVerification, StoredEvent
 
-__all__ = ("Anchor", "ChainVerifier")
+__all__ = ("Anchor", "ChainVerifier", "verify_loaded")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +110,16 @@ class ChainVerifier:
             event_count=self._count,
             anchored=self._anchored,
         )
+
+
+def verify_loaded(
+    events: Sequence[StoredEvent], anchors: Sequence[Anchor], *, head_seq: int, head_hash: str | None,
+) -> ChainVerification:
+    """Verify a session whose events are all in memory (any order)."""
+    verifier = ChainVerifier(anchors, head_seq=head_seq, head_hash=head_hash)
+    verifier.feed(sorted(events, key=_seq))
+    return verifier.result()
+
+
+def _seq(e: StoredEvent) -> int:
+    return e.seq

@@ -39,6 +39,7 @@ from store.model import (
     SessionQuery,
     StorageStats,
     StoredEvent,
+    VerifiedTimeline,
 )
 from store.spans import NewSpan, SpanScan, StoredSpan
 
@@ -129,6 +130,13 @@ class Store(Protocol):
         self, tenant: str, session_id: str, *, chunk_size: int = 1000,
     ) -> AsyncIterator[list[StoredEvent]]:
         """The whole timeline in chunks, never holding more than one chunk in memory."""
+
+    async def get_verified_timeline(
+        self, tenant: str, session_id: str, *, max_events: int,
+    ) -> VerifiedTimeline | None:
+        """Verify the session's chain and, when it holds at most ``max_events`` events, return them
+        in time order from the same snapshot (one read serves both). ``None`` when unknown.
+        """
 
     async def verify_session(self, tenant: str, session_id: str) -> ChainVerification | None:
         """Walk the session chain in ``seq`` order recomputing every hash.

@@ -40,6 +40,7 @@ __all__ = (
     "Severity",
     "StorageStats",
     "StoredEvent",
+    "VerifiedTimeline",
 )
 
 Severity = Literal["debug", "info", "warn", "error", "critical"]
@@ -274,6 +275,17 @@ class ChainVerification:
     reason: str | None
     event_count: int
     anchored: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedTimeline:
+    """A session's events in time order with the verification of its chain, read in one snapshot.
+
+    ``events`` is ``None`` when the session holds more events than the caller wanted in memory.
+    """
+
+    events: list[StoredEvent] | None
+    verification: ChainVerification
 
 
 # --------------------------------------------------------------------------- analytics

@@ -40,8 +40,17 @@ def _stored_json(text: str) -> orjson.Fragment | dict[str, Any]:
     return orjson.Fragment(text)
 
 
-def event_json(e: StoredEvent) -> dict[str, Any]:
-    """Payload and metadata go out as the stored text, byte for byte (it is what was hashed)."""
+def event_json(e: StoredEvent, *, verified: bool = False) -> dict[str, Any]:
+    """Payload and metadata go out as the stored text, byte for byte (it is what was hashed).
+
+    ``verified``: the event's hash was just recomputed from this very text (a valid chain), so the
+    text is the JSON we wrote and needs no check.
+    """
+    if verified:
+        payload: orjson.Fragment | dict[str, Any] = orjson.Fragment(e.payload_json)
+        metadata: orjson.Fragment | dict[str, Any] = orjson.Fragment(e.metadata_json)
+    else:
+        payload, metadata = _stored_json(e.payload_json), _stored_json(e.metadata_json)
     return {
         "id": e.id,
         "timestamp": e.timestamp,
@@ -49,8 +58,8 @@ def event_json(e: StoredEvent) -> dict[str, Any]:
         "agentId": e.agent_id,
         "eventType": e.event_type,
         "severity": e.severity,
-        "payload": _stored_json(e.payload_json),
-        "metadata": _stored_json(e.metadata_json),
+        "payload": payload,
+        "metadata": metadata,
         "prevHash": e.prev_hash,
         "hash": e.hash,
         "tenantId": e.tenant_id,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import orjson
 from aiohttp import web
 
@@ -19,7 +17,7 @@ from collector.httputil import (
     parse_time_param,
     tenant_of,
 )
-from store.model import SessionQuery, StoredEvent
+from store.model import SessionQuery
 
 __all__ = ("get_session", "list_sessions", "session_timeline", "verify_session")
 
@@ -76,41 +74,35 @@ async def session_timeline(request: web.Request) -> web.StreamResponse:
     store = request.app[store_key]
     tenant = tenant_of(request)
     session_id = request.match_info["id"]
-    verification = await store.verify_session(tenant, session_id)
-    if verification is None:
-        raise ApiError(404, "Session not found")
-    tail = {"chainValid": verification.valid, "chained": True}
     raw_limit = request.query.get("limit")
     after = request.query.get("after") or None
-    if raw_limit is not None or after is not None:
+    paged = raw_limit is not None or after is not None
+    # One snapshot reads the whole (short) session and verifies it; long ones are verified in
+    # chunks and their events streamed afterwards.
+    found = await store.get_verified_timeline(tenant, session_id, max_events=0 if paged else TIMELINE_CHUNK)
+    if found is None:
+        raise ApiError(404, "Session not found")
+    tail = {"chainValid": found.verification.valid, "chained": True}
+    if paged:
         limit = parse_limit(raw_limit, default=TIMELINE_CHUNK, maximum=TIMELINE_MAX_LIMIT)
         events = await store.get_session_timeline(tenant, session_id, limit=limit, after=after)
         body = {"events": [event_json(e) for e in events], **tail, "hasMore": len(events) == limit}
         if events:
             body["nextAfter"] = events[-1].id
         return json_response(body)
+    if found.events is not None:
+        valid = found.verification.valid  # every hash was recomputed from the text being sent
+        return json_response({"events": [event_json(e, verified=valid) for e in found.events], **tail})
 
     chunks = store.iter_session_timeline(tenant, session_id, chunk_size=TIMELINE_CHUNK)
-    first: list[StoredEvent] = await anext(chunks, [])
-    if len(first) < TIMELINE_CHUNK:
-        return json_response({"events": [event_json(e) for e in first], **tail})
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
     await response.write(b'{"events":[')
     sep = b""
-    async for chunk in _prepend(first, chunks):
+    async for chunk in chunks:
         data = orjson.dumps([event_json(e) for e in chunk])[1:-1]
         await response.write(sep + data)
         sep = b","
     await response.write(b"]," + orjson.dumps(tail)[1:])
     await response.write_eof()
     return response
-
-
-Chunks = AsyncIterator[list[StoredEvent]]
-
-
-async def _prepend(first: list[StoredEvent], rest: Chunks) -> Chunks:
-    yield first
-    async for chunk in rest:
-        yield chunk

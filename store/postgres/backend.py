@@ -11,7 +11,7 @@ import asyncpg
 
 from store import rowcodec
 from store.aggregates import rollup_countable
-from store.chain import Anchor, ChainVerifier
+from store.chain import Anchor, ChainVerifier, verify_loaded
 from store.interface import CommitCallback
 from store.model import (
     Agent,
@@ -28,6 +28,7 @@ from store.model import (
     SessionQuery,
     StorageStats,
     StoredEvent,
+    VerifiedTimeline,
 )
 from store.postgres import queries as q
 from store.postgres import rows
@@ -225,8 +226,14 @@ class PostgresStore(AnalyticsMixin, AdminMixin):
             after = chunk[-1].id
 
     async def verify_session(self, tenant: str, session_id: str) -> ChainVerification | None:
+        found = await self.get_verified_timeline(tenant, session_id, max_events=0)
+        return found.verification if found else None
+
+    async def get_verified_timeline(
+        self, tenant: str, session_id: str, *, max_events: int,
+    ) -> VerifiedTimeline | None:
         # One REPEATABLE READ snapshot: a concurrent append cannot make the head and the rows disagree.
-        async def work(conn: asyncpg.Connection) -> ChainVerification | None:
+        async def work(conn: asyncpg.Connection) -> VerifiedTimeline | None:
             srow = await conn.fetchrow(q.SELECT_SESSION, tenant, session_id)
             if srow is None:
                 return None
@@ -234,6 +241,11 @@ class PostgresStore(AnalyticsMixin, AdminMixin):
             anchors = [
                 Anchor(int(a[0]), int(a[1]), a[2], a[3]) for a in await conn.fetch(q.SELECT_ANCHORS, tenant, session_id)
             ]
+            if head.chain_seq < max_events:  # at most max_events rows exist: read them once
+                events = [rows.stored_event(r) for r in await conn.fetch(q.SELECT_TIMELINE, tenant, session_id)]
+                return VerifiedTimeline(events, verify_loaded(
+                    events, anchors, head_seq=head.chain_seq, head_hash=head.chain_head,
+                ))
             verifier = ChainVerifier(anchors, head_seq=head.chain_seq, head_hash=head.chain_head)
             last_seq = -1
             while not verifier.complete:
@@ -243,7 +255,7 @@ class PostgresStore(AnalyticsMixin, AdminMixin):
                 chunk = [rows.stored_event(r) for r in found]
                 verifier.feed(chunk)
                 last_seq = chunk[-1].seq
-            return verifier.result()
+            return VerifiedTimeline(None, verifier.result())
 
         return await self._c.snapshot(work)
 

@@ -12,7 +12,7 @@ import aiosqlite
 
 from store import rowcodec
 from store.aggregates import rollup_countable
-from store.chain import Anchor, ChainVerifier
+from store.chain import Anchor, ChainVerifier, verify_loaded
 from store.interface import CommitCallback
 from store.model import (
     Agent,
@@ -36,6 +36,7 @@ from store.model import (
     SessionQuery,
     StorageStats,
     StoredEvent,
+    VerifiedTimeline,
 )
 from store.spans import NewSpan
 from store.sqlite import queries as q
@@ -201,6 +202,12 @@ class SQLiteStore(AnalyticsMixin):
             after = chunk[-1].id
 
     async def verify_session(self, tenant: str, session_id: str) -> ChainVerification | None:
+        found = await self.get_verified_timeline(tenant, session_id, max_events=0)
+        return found.verification if found else None
+
+    async def get_verified_timeline(
+        self, tenant: str, session_id: str, *, max_events: int,
+    ) -> VerifiedTimeline | None:
         # One read transaction: a concurrent append or retention batch cannot make the head,
         # the anchors and the rows disagree.
         async with self._c.snapshot() as db:
@@ -211,6 +218,12 @@ class SQLiteStore(AnalyticsMixin):
             head = rows.session_state(srow)
             async with db.execute(q.SELECT_ANCHORS, (tenant, session_id)) as cur:
                 anchors = [Anchor(int(a[0]), int(a[1]), a[2], a[3]) for a in await cur.fetchall()]
+            if head.chain_seq < max_events:  # at most max_events rows exist: read them once
+                async with db.execute(q.SELECT_TIMELINE, (tenant, session_id)) as cur:
+                    events = [rows.stored_event(r) for r in await cur.fetchall()]
+                return VerifiedTimeline(events, verify_loaded(
+                    events, anchors, head_seq=head.chain_seq, head_hash=head.chain_head,
+                ))
             verifier = ChainVerifier(anchors, head_seq=head.chain_seq, head_hash=head.chain_head)
             last_seq = -1
             while not verifier.complete:
@@ -220,7 +233,7 @@ class SQLiteStore(AnalyticsMixin):
                     break
                 verifier.feed(chunk)
                 last_seq = chunk[-1].seq
-        return verifier.result()
+        return VerifiedTimeline(None, verifier.result())
 
     # ------------------------------------------------------------------ sessions, agents
 
