@@ -66,9 +66,17 @@ class MonotonicUlid:
 new_ulid = MonotonicUlid()
 
 
+_TIME_PREFIXES: dict[int, str] = {}
+
+
 def deterministic_ulid(ms: int, digest: bytes) -> str:
     """A ULID whose time is ``ms`` and whose 80 random bits are the first 80 bits of ``digest``."""
-    return encode_ulid(ms, int.from_bytes(digest[:10], "big"))
+    prefix = _TIME_PREFIXES.get(ms)
+    if prefix is None:  # events of one export share a few milliseconds; bounded
+        if len(_TIME_PREFIXES) >= 4096:
+            _TIME_PREFIXES.clear()
+        prefix = _TIME_PREFIXES[ms] = _encode_time(min(max(ms, 0), _TIME_MAX))
+    return prefix + _encode_random(int.from_bytes(digest[:10], "big"))
 
 
 def default_id_factory() -> MonotonicUlid:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = (
     "INT64_MAX",
@@ -21,8 +21,7 @@ __all__ = (
 INT64_MAX = (1 << 63) - 1
 
 
-@dataclass(frozen=True, slots=True)
-class NewSpan:
+class NewSpan(NamedTuple):
     """One span to store with the events of the same request (same transaction).
 
     Ids are lowercase hex (``parent_span_id`` is ``""`` for a root). ``resource_key`` names the

@@ -139,15 +139,29 @@ def _split(us: int) -> tuple[str, int]:
     return f"{y:04d}-{mo:02d}-{d:02d}T{hh:02d}:{mm:02d}:{ss:02d}", micros
 
 
+# unix second -> "YYYY-MM-DDTHH:MM:SS": events of one batch share their seconds; bounded.
+_SECONDS: dict[int, str] = {}
+
+
+def _head(us: int) -> tuple[str, int]:
+    seconds, micros = divmod(us, _US_PER_S)
+    head = _SECONDS.get(seconds)
+    if head is None:
+        if len(_SECONDS) >= _MINUTES_MAX:
+            _SECONDS.clear()
+        head = _SECONDS[seconds] = _split(seconds * _US_PER_S)[0]
+    return head, micros
+
+
 def format_ms(us: int) -> str:
     """``YYYY-MM-DDTHH:MM:SS.mmmZ`` (JavaScript ``toISOString``), truncating to milliseconds."""
-    head, micros = _split(us)
+    head, micros = _head(us)
     return f"{head}.{micros // 1000:03d}Z"
 
 
 def format_us(us: int) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ``: microsecond precision, used for OTLP-derived events."""
-    head, micros = _split(us)
+    head, micros = _head(us)
     return f"{head}.{micros:06d}Z"
 
 

@@ -96,7 +96,9 @@ class SQLiteStore(AnalyticsMixin):
     async def insert_events(self, events: Sequence[NewEvent], spans: Sequence[NewSpan] = ()) -> InsertResult:
         if not events and not spans:
             return InsertResult((), 0, 0, ())
-        return await self._c.run_write(partial(writes.insert_events, wire=writes.event_wire(events), spans=spans))
+        return await self._c.run_write(partial(
+            writes.insert_events, wire=writes.event_wire(events), span_rows=writes.span_wire(spans),
+        ))
 
     async def upsert_session(self, tenant: str, patch: SessionPatch) -> Session:
         now_us = self._clock_us()

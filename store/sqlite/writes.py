@@ -42,6 +42,7 @@ __all__ = (
     "record_retention_run",
     "resolve_alert_history",
     "revoke_api_key",
+    "span_wire",
     "touch_api_key",
     "update_alert_rule",
     "upsert_agent",
@@ -65,14 +66,20 @@ def event_wire(events: Sequence[NewEvent]) -> list[tuple[Any, ...]]:
     return [(*e[:11], tuple(e[11])) for e in events]
 
 
+def span_wire(spans: Sequence[NewSpan]) -> list[tuple[Any, ...]]:
+    """Spans as plain tuples, for the same reason."""
+    return [tuple(s) for s in spans]
+
+
 def insert_events(
-    db: sqlite3.Connection, *, wire: Sequence[tuple[Any, ...]], spans: Sequence[NewSpan],
+    db: sqlite3.Connection, *, wire: Sequence[tuple[Any, ...]], span_rows: Sequence[tuple[Any, ...]],
 ) -> InsertResult:
     """Read what the plan needs, plan (dedupe, chain, counters), write every row (store/plan.py).
 
-    ``wire`` is ``event_wire(events)``.
+    ``wire`` is ``event_wire(events)``, ``span_rows`` is ``span_wire(spans)``.
     """
     events = [NewEvent._make((*w[:11], EventFacts._make(w[11]))) for w in wire]
+    spans = [NewSpan._make(s) for s in span_rows]
     by_tenant: dict[str, tuple[set[str], set[str], set[str]]] = {}
     for ev in events:
         ids, sids, aids = by_tenant.setdefault(ev.tenant_id, (set(), set(), set()))
