@@ -191,6 +191,7 @@ _ESCAPES: Final[dict[int, str]] = {
     0x22: '\\"',
     0x5C: "\\\\",
 }
+_HEX64: Final = re.compile("[0-9a-f]{64}")
 _NEEDS_ESCAPE: Final = re.compile('["\\\\\x00-\x1f\ud800-\udfff]')
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _ARRAY_INDEX: Final = re.compile(r"0|[1-9][0-9]{0,9}")
@@ -439,7 +440,12 @@ def event_hash(
     h.update(b',"metadata":')
     h.update(metadata_json.encode("utf-8", "surrogatepass"))
     h.update(b',"prevHash":')
-    h.update(b"null}" if prev_hash is None else _quote(prev_hash).encode() + b"}")
+    if prev_hash is None:
+        h.update(b"null}")
+    elif _HEX64.fullmatch(prev_hash):  # our own sha256 hex: nothing to escape
+        h.update(b'"' + prev_hash.encode() + b'"}')
+    else:
+        h.update(_quote(prev_hash).encode("utf-8", "surrogatepass") + b"}")
     return h.hexdigest()
 
 
