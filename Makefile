@@ -37,10 +37,10 @@ test: $(VENV)/.test-deps
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.test-deps
-	$(PY) -m bench
+	$(PY) -m bench.run
 
 bench-smoke: $(VENV)/.test-deps
-	$(PY) -m bench --smoke
+	$(PY) -m bench.run --smoke
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -57,7 +57,10 @@ class LeaderLocks:
                         return True
                     got = bool(await self._conn.fetchval(q.ADVISORY_TRY_LOCK, lock_key("leader", name),
                                                          timeout=CHECK_TIMEOUT))
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError,
+                        TimeoutError) as exc:
+                    # InternalClientError: a connection the server just terminated can be caught
+                    # mid-state ("another operation is in progress"); it is as dead as a closed one
                     self._drop()
                     if attempt == 0 and not reconnected and is_connection_error(exc):
                         LOG.info("leader connection died (%s); reconnecting", exc)
@@ -85,7 +88,8 @@ class LeaderLocks:
             conn, self._conn = self._conn, None
             self._held.clear()
             if conn is not None and not conn.is_closed():
-                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+                                         OSError, TimeoutError):
                     await asyncio.wait_for(conn.close(), CHECK_TIMEOUT)
                 if not conn.is_closed():
                     conn.terminate()
