@@ -9,6 +9,7 @@ original snake_case. Unknown fields are ignored at every level. Wrong value type
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Final
 
 import orjson
@@ -64,6 +65,11 @@ _TEMPORALITIES: Final = {
     "AGGREGATION_TEMPORALITY_UNSPECIFIED": 0, "AGGREGATION_TEMPORALITY_DELTA": 1,
     "AGGREGATION_TEMPORALITY_CUMULATIVE": 2,
 }
+_TRACE_KEYS: Final = ("resourceSpans", "resource_spans", "scopeSpans", "scope_spans", "spans", "spans")
+_LOG_KEYS: Final = ("resourceLogs", "resource_logs", "scopeLogs", "scope_logs", "logRecords", "log_records")
+_METRIC_KEYS: Final = (
+    "resourceMetrics", "resource_metrics", "scopeMetrics", "scope_metrics", "metrics", "metrics",
+)
 _POINT_KINDS: Final[tuple[tuple[str, str, PointKind], ...]] = (
     ("gauge", "gauge", "gauge"),
     ("sum", "sum", "sum"),
@@ -92,33 +98,18 @@ def decode_traces_json(body: bytes) -> DecodedTraces:
     out = DecodedTraces()
     problems = IdProblems()
     seen: set[tuple[str, str]] = set()
-    for i, rs in enumerate(seq(doc, "resourceSpans", "resource_spans", "")):
-        where = f"resourceSpans[{i}]"
-        try:
-            rs_obj = as_object(rs, "")
-            resource = _resource(rs_obj)
-            scope_list = seq(rs_obj, "scopeSpans", "scope_spans", "")
-        except DecodeError as exc:
-            raise _located(where, exc) from None
-        for j, ss in enumerate(scope_list):
-            where_s = f"{where}.scopeSpans[{j}]"
+    for resource, scope, where, span_list in _scopes(doc, _TRACE_KEYS):
+        for k, sp in enumerate(span_list):
             try:
-                ss_obj = as_object(ss, "")
-                scope = _scope(ss_obj)
-                span_list = seq(ss_obj, "spans", "spans", "")
+                span = _span(as_object(sp, ""), resource, scope, out, problems)
             except DecodeError as exc:
-                raise _located(where_s, exc) from None
-            for k, sp in enumerate(span_list):
-                try:
-                    span = _span(as_object(sp, ""), resource, scope, out, problems)
-                except DecodeError as exc:
-                    raise _located(f"{where_s}.spans[{k}]", exc) from None
-                if span is None:
-                    continue
-                key = (span.trace_id, span.span_id)
-                if key not in seen:  # duplicates inside one request: keep the first (#25)
-                    seen.add(key)
-                    out.spans.append(span)
+                raise _located(f"{where}[{k}]", exc) from None
+            if span is None:
+                continue
+            key = (span.trace_id, span.span_id)
+            if key not in seen:  # duplicates inside one request: keep the first (#25)
+                seen.add(key)
+                out.spans.append(span)
     out.warnings.extend(problems.messages())
     return out
 
@@ -128,27 +119,12 @@ def decode_logs_json(body: bytes) -> DecodedLogs:
     doc = load_json(body)
     out = DecodedLogs()
     problems = IdProblems()
-    for i, rl in enumerate(seq(doc, "resourceLogs", "resource_logs", "")):
-        where = f"resourceLogs[{i}]"
-        try:
-            rl_obj = as_object(rl, "")
-            resource = _resource(rl_obj)
-            scope_list = seq(rl_obj, "scopeLogs", "scope_logs", "")
-        except DecodeError as exc:
-            raise _located(where, exc) from None
-        for j, sl in enumerate(scope_list):
-            where_s = f"{where}.scopeLogs[{j}]"
+    for resource, scope, where, record_list in _scopes(doc, _LOG_KEYS):
+        for k, lr in enumerate(record_list):
             try:
-                sl_obj = as_object(sl, "")
-                scope = _scope(sl_obj)
-                record_list = seq(sl_obj, "logRecords", "log_records", "")
+                out.records.append(_log_record(as_object(lr, ""), resource, scope, problems))
             except DecodeError as exc:
-                raise _located(where_s, exc) from None
-            for k, lr in enumerate(record_list):
-                try:
-                    out.records.append(_log_record(as_object(lr, ""), resource, scope, problems))
-                except DecodeError as exc:
-                    raise _located(f"{where_s}.logRecords[{k}]", exc) from None
+                raise _located(f"{where}[{k}]", exc) from None
     out.warnings.extend(problems.messages())
     return out
 
@@ -157,31 +133,45 @@ def decode_metrics_json(body: bytes) -> DecodedMetrics:
     """Decode an OTLP/JSON ``ExportMetricsServiceRequest`` into one point per data point."""
     doc = load_json(body)
     out = DecodedMetrics()
-    for i, rm in enumerate(seq(doc, "resourceMetrics", "resource_metrics", "")):
-        where = f"resourceMetrics[{i}]"
-        try:
-            rm_obj = as_object(rm, "")
-            resource = _resource(rm_obj)
-            scope_list = seq(rm_obj, "scopeMetrics", "scope_metrics", "")
-        except DecodeError as exc:
-            raise _located(where, exc) from None
-        for j, sm in enumerate(scope_list):
-            where_s = f"{where}.scopeMetrics[{j}]"
+    for resource, scope, where, metric_list in _scopes(doc, _METRIC_KEYS):
+        for k, metric in enumerate(metric_list):
             try:
-                sm_obj = as_object(sm, "")
-                scope = _scope(sm_obj)
-                metric_list = seq(sm_obj, "metrics", "metrics", "")
+                _metric(as_object(metric, ""), resource, scope, out)
             except DecodeError as exc:
-                raise _located(where_s, exc) from None
-            for k, metric in enumerate(metric_list):
-                try:
-                    _metric(as_object(metric, ""), resource, scope, out)
-                except DecodeError as exc:
-                    raise _located(f"{where_s}.metrics[{k}]", exc) from None
+                raise _located(f"{where}[{k}]", exc) from None
     return out
 
 
 # --------------------------------------------------------------------------- structure
+
+
+def _scopes(
+    doc: dict[str, Any], keys: tuple[str, str, str, str, str, str]
+) -> Iterator[tuple[Resource, Scope, str, list[Any]]]:
+    """Each scope's resource, scope, JSON path of its item array, and the items themselves.
+
+    ``keys`` is (resource camel, snake, scope camel, snake, item camel, snake). A malformed
+    resource or scope is a ``DecodeError`` located at it; items are left to the caller, whose
+    loop over them is the hot path.
+    """
+    resource_camel, resource_snake, scope_camel, scope_snake, item_camel, item_snake = keys
+    for i, r in enumerate(seq(doc, resource_camel, resource_snake, "")):
+        where = f"{resource_camel}[{i}]"
+        try:
+            r_obj = as_object(r, "")
+            resource = _resource(r_obj)
+            scope_list = seq(r_obj, scope_camel, scope_snake, "")
+        except DecodeError as exc:
+            raise _located(where, exc) from None
+        for j, s in enumerate(scope_list):
+            where_s = f"{where}.{scope_camel}[{j}]"
+            try:
+                s_obj = as_object(s, "")
+                scope = _scope(s_obj)
+                item_list = seq(s_obj, item_camel, item_snake, "")
+            except DecodeError as exc:
+                raise _located(where_s, exc) from None
+            yield resource, scope, f"{where_s}.{item_camel}", item_list
 
 
 def _located(where: str, exc: DecodeError) -> DecodeError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -45,45 +45,42 @@ def decode_traces_pb(body: bytes) -> DecodedTraces:
     out = DecodedTraces()
     problems = IdProblems()
     seen: set[tuple[str, str]] = set()
-    for rs in request.resource_spans:
-        resource = _resource(rs.resource, rs.schema_url)
-        for ss in rs.scope_spans:
-            scope = _scope(ss.scope, ss.schema_url)
-            for sp in ss.spans:
-                trace_hex = sp.trace_id.hex()
-                span_hex = sp.span_id.hex()
-                reason = check_span_ids(trace_hex, span_hex)
-                if reason is not None:
-                    out.rejected += 1
-                    out.errors.append(reason)
-                    continue
-                key = (trace_hex, span_hex)
-                if key in seen:  # duplicate inside one request: keep the first (#25)
-                    continue
-                seen.add(key)
-                attrs, dropped = _attributes(sp.attributes)
-                status = sp.status
-                out.spans.append(Span(
-                    resource=resource,
-                    scope=scope,
-                    trace_id=trace_hex,
-                    span_id=span_hex,
-                    parent_span_id=parent_id_or_root(sp.parent_span_id.hex(), problems),
-                    name=sp.name,
-                    kind=sp.kind,
-                    start_time_unix_nano=sp.start_time_unix_nano,
-                    end_time_unix_nano=sp.end_time_unix_nano,
-                    attributes=attrs,
-                    status_code=status.code,
-                    status_message=status.message,
-                    trace_state=sp.trace_state,
-                    flags=sp.flags,
-                    events=tuple(_span_events(sp.events)) if sp.events else (),
-                    links=tuple(_span_links(sp.links)) if sp.links else (),
-                    dropped_attributes_count=sp.dropped_attributes_count + dropped,
-                    dropped_events_count=sp.dropped_events_count,
-                    dropped_links_count=sp.dropped_links_count,
-                ))
+    for resource, scope, spans in _scopes(request.resource_spans, "scope_spans", "spans"):
+        for sp in spans:
+            trace_hex = sp.trace_id.hex()
+            span_hex = sp.span_id.hex()
+            reason = check_span_ids(trace_hex, span_hex)
+            if reason is not None:
+                out.rejected += 1
+                out.errors.append(reason)
+                continue
+            key = (trace_hex, span_hex)
+            if key in seen:  # duplicate inside one request: keep the first (#25)
+                continue
+            seen.add(key)
+            attrs, dropped = _attributes(sp.attributes)
+            status = sp.status
+            out.spans.append(Span(
+                resource=resource,
+                scope=scope,
+                trace_id=trace_hex,
+                span_id=span_hex,
+                parent_span_id=parent_id_or_root(sp.parent_span_id.hex(), problems),
+                name=sp.name,
+                kind=sp.kind,
+                start_time_unix_nano=sp.start_time_unix_nano,
+                end_time_unix_nano=sp.end_time_unix_nano,
+                attributes=attrs,
+                status_code=status.code,
+                status_message=status.message,
+                trace_state=sp.trace_state,
+                flags=sp.flags,
+                events=tuple(_span_events(sp.events)) if sp.events else (),
+                links=tuple(_span_links(sp.links)) if sp.links else (),
+                dropped_attributes_count=sp.dropped_attributes_count + dropped,
+                dropped_events_count=sp.dropped_events_count,
+                dropped_links_count=sp.dropped_links_count,
+            ))
     out.warnings.extend(problems.messages())
     return out
 
@@ -93,30 +90,27 @@ def decode_logs_pb(body: bytes) -> DecodedLogs:
     request = _parse(ExportLogsServiceRequest, body)
     out = DecodedLogs()
     problems = IdProblems()
-    for rl in request.resource_logs:
-        resource = _resource(rl.resource, rl.schema_url)
-        for sl in rl.scope_logs:
-            scope = _scope(sl.scope, sl.schema_url)
-            for lr in sl.log_records:
-                attrs, dropped = _attributes(lr.attributes)
-                trace_hex, span_hex = check_log_ids(
-                    bytes(lr.trace_id).hex(), bytes(lr.span_id).hex(), problems
-                )
-                out.records.append(LogRecord(
-                    resource=resource,
-                    scope=scope,
-                    time_unix_nano=lr.time_unix_nano,
-                    observed_time_unix_nano=lr.observed_time_unix_nano,
-                    severity_number=lr.severity_number,
-                    severity_text=lr.severity_text,
-                    body=_any(lr.body, 0) if lr.HasField("body") else None,
-                    attributes=attrs,
-                    trace_id=trace_hex,
-                    span_id=span_hex,
-                    event_name=lr.event_name,
-                    flags=lr.flags,
-                    dropped_attributes_count=lr.dropped_attributes_count + dropped,
-                ))
+    for resource, scope, records in _scopes(request.resource_logs, "scope_logs", "log_records"):
+        for lr in records:
+            attrs, dropped = _attributes(lr.attributes)
+            trace_hex, span_hex = check_log_ids(
+                bytes(lr.trace_id).hex(), bytes(lr.span_id).hex(), problems
+            )
+            out.records.append(LogRecord(
+                resource=resource,
+                scope=scope,
+                time_unix_nano=lr.time_unix_nano,
+                observed_time_unix_nano=lr.observed_time_unix_nano,
+                severity_number=lr.severity_number,
+                severity_text=lr.severity_text,
+                body=_any(lr.body, 0) if lr.HasField("body") else None,
+                attributes=attrs,
+                trace_id=trace_hex,
+                span_id=span_hex,
+                event_name=lr.event_name,
+                flags=lr.flags,
+                dropped_attributes_count=lr.dropped_attributes_count + dropped,
+            ))
     out.warnings.extend(problems.messages())
     return out
 
@@ -125,12 +119,9 @@ def decode_metrics_pb(body: bytes) -> DecodedMetrics:
     """Parse an ``ExportMetricsServiceRequest`` into one ``MetricPoint`` per data point."""
     request = _parse(ExportMetricsServiceRequest, body)
     out = DecodedMetrics()
-    for rm in request.resource_metrics:
-        resource = _resource(rm.resource, rm.schema_url)
-        for sm in rm.scope_metrics:
-            scope = _scope(sm.scope, sm.schema_url)
-            for metric in sm.metrics:
-                _metric_points(metric, resource, scope, out)
+    for resource, scope, metrics in _scopes(request.resource_metrics, "scope_metrics", "metrics"):
+        for metric in metrics:
+            _metric_points(metric, resource, scope, out)
     return out
 
 
@@ -192,6 +183,17 @@ def _attributes(kvs: Sequence[Any]) -> tuple[Attributes, int]:
         else:
             out[kv.key] = _any(v, 0)
     return out, dropped
+
+
+def _scopes(resources: Iterable[Any], scope_field: str, item_field: str) -> Iterator[tuple[Resource, Scope, Any]]:
+    """Each scope's decoded resource and scope with its repeated item field (spans, log records, metrics).
+
+    The caller loops over the items itself: that loop is the hot path.
+    """
+    for r in resources:
+        resource = _resource(r.resource, r.schema_url)
+        for s in getattr(r, scope_field):
+            yield resource, _scope(s.scope, s.schema_url), getattr(s, item_field)
 
 
 def _resource(res: Any, schema_url: str) -> Resource:
