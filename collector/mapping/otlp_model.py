@@ -173,24 +173,24 @@ class MetricPoint:
 
 
 @dataclass(slots=True)
-class DecodedTraces:
-    spans: list[Span] = field(default_factory=list)
+class _DecodeOutcome:
+    """What every decoded request reports besides its items (the partial-success inputs)."""
+
     rejected: int = 0
-    errors: list[str] = field(default_factory=list)     # why spans were rejected
+    errors: list[str] = field(default_factory=list)     # why items were rejected
     warnings: list[str] = field(default_factory=list)   # accepted with a caveat
 
 
 @dataclass(slots=True)
-class DecodedLogs:
-    records: list[LogRecord] = field(default_factory=list)
-    rejected: int = 0
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+class DecodedTraces(_DecodeOutcome):
+    spans: list[Span] = field(default_factory=list)
 
 
 @dataclass(slots=True)
-class DecodedMetrics:
+class DecodedLogs(_DecodeOutcome):
+    records: list[LogRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DecodedMetrics(_DecodeOutcome):
     points: list[MetricPoint] = field(default_factory=list)
-    rejected: int = 0
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
