@@ -156,6 +156,17 @@ def first_text(attrs: Attributes, keys: tuple[str, ...]) -> str | None:
     return None
 
 
+def _first_id(attrs: Attributes, keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` whose value is a usable id (``clean_id``)."""
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None:
+            cleaned = clean_id(value)
+            if cleaned is not None:
+                return cleaned
+    return None
+
+
 def first_int(attrs: Attributes, keys: tuple[str, ...]) -> int | None:
     for key in keys:
         if key in attrs:
@@ -203,23 +214,14 @@ def _classification(category: str, step_type: str, convention: str) -> Classific
 
 def session_key(attrs: Attributes) -> str | None:
     """sessionId candidates in order (otlp.md §3): conversation id, session.id, Langfuse, Traceloop."""
-    for key in SESSION_KEYS:
-        value = attrs.get(key)
-        if value is not None:
-            cleaned = clean_id(value)
-            if cleaned is not None:
-                return cleaned
-    return None
+    return _first_id(attrs, SESSION_KEYS)
 
 
 def agent_name(attrs: Attributes) -> str | None:
     """``gen_ai.agent.name`` -> ``gen_ai.agent.id`` -> OpenInference ``agent.name`` -> Traceloop agent."""
-    for key in AGENT_KEYS:
-        value = attrs.get(key)
-        if value is not None:
-            cleaned = clean_id(value)
-            if cleaned is not None:
-                return cleaned
+    cleaned = _first_id(attrs, AGENT_KEYS)
+    if cleaned is not None:
+        return cleaned
     if attrs.get("traceloop.span.kind") == "agent":
         return clean_id(attrs.get("traceloop.entity.name"))
     return None
