@@ -126,7 +126,7 @@ def _emit_all(
     per_cpu_value = median(per_cpu) if per_cpu else None
     emit("ingest", "throughput_per_collector_cpu_second", per_cpu_value, "events/cpu-s", runs=n,
          per_run=[round(v) for v in per_cpu],
-         note="events acknowledged per CPU-second used by the collector process (all threads, SQLite included)")
+         note="events acknowledged per CPU-second used by the collector (all threads, the SQLite writer process included)")
     for p in (50, 95, 99):
         extra = {"target": TARGET_P95_FULL_MS} if p == 95 else {}
         emit("ingest", f"batch_latency_p{p}_full_throughput", median([r.pct(p) for r in full_runs]), "ms",

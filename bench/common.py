@@ -283,16 +283,31 @@ class Server:
             self._lines.put(line)
         self._lines.put("")
 
+    def pids(self) -> list[int]:
+        """The server process and its living children (the SQLite writer process)."""
+        found = [self.pid]
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                found += [int(c) for c in (task / "children").read_text().split()]
+        return found
+
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process (all threads) so far."""
-        return process_cpu_seconds(self.pid)
+        """User + system CPU time of the server process and its children (all threads) so far."""
+        total = 0.0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                total += process_cpu_seconds(pid)
+        return total
 
     def peak_rss_mb(self) -> float:
-        """Peak resident set size (VmHWM) of the server process."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """Peak resident set size (VmHWM) of the server process plus that of each child."""
+        total = 0.0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1]) / 1024
+        return total or float("nan")
 
     def stop(self, timeout: float = 120) -> int:
         """SIGTERM (the server drains and commits), then wait; SIGKILL if it hangs."""

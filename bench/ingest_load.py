@@ -241,5 +241,5 @@ def py_spy(pid: int, seconds: float | None, out: Path) -> subprocess.Popen[bytes
     out.parent.mkdir(parents=True, exist_ok=True)
     duration = ["--duration", str(max(1, int(seconds)))] if seconds is not None else []
     cmd = [py_spy_path() or "py-spy", "record", "--pid", str(pid), *duration,
-           "--rate", "200", "--format", "raw", "--threads", "--nonblocking", "--output", str(out)]
+           "--rate", "200", "--format", "raw", "--threads", "--subprocesses", "--nonblocking", "--output", str(out)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
