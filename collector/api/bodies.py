@@ -12,7 +12,15 @@ from collector.httputil import ApiError, BodyTooLarge, is_json_content_type, rea
 from collector.mapping.errors import InvalidJson, ValidationFailed
 from collector.mapping.validate import quote, type_name
 
-__all__ = ("MANAGEMENT_BODY_LIMIT", "js_int", "read_json", "storable_text", "validate", "zod_message")
+__all__ = (
+    "MANAGEMENT_BODY_LIMIT",
+    "js_int",
+    "read_json",
+    "read_json_bytes",
+    "storable_text",
+    "validate",
+    "zod_message",
+)
 
 T = TypeVar("T")
 
@@ -23,16 +31,29 @@ _EXPECTED = {
     "string_type": "string", "float_type": "number", "bool_type": "boolean", "list_type": "array",
     "dict_type": "object", "typed_dict_type": "object", "model_type": "object",
 }
+# pydantic error type -> (its ctx key holding the bound, zod's message around that bound)
+_BOUNDS = {
+    "string_too_short": ("min_length", "String must contain at least {} character(s)"),
+    "string_too_long": ("max_length", "String must contain at most {} character(s)"),
+    "too_long": ("max_length", "Array must contain at most {} element(s)"),
+    "greater_than_equal": ("ge", "Number must be greater than or equal to {}"),
+    "less_than_equal": ("le", "Number must be less than or equal to {}"),
+}
+
+
+async def read_json_bytes(request: web.Request, limit: int = MANAGEMENT_BODY_LIMIT) -> bytes:
+    """The raw body of a JSON request, unparsed; 415 or 413 otherwise."""
+    if not is_json_content_type(request):
+        raise ApiError(415, "Content-Type must be application/json")
+    try:
+        return await read_limited(request, limit)
+    except BodyTooLarge as exc:
+        raise ApiError(413, "Request body too large", extra={"maxSize": exc.limit}) from exc
 
 
 async def read_json(request: web.Request, limit: int = MANAGEMENT_BODY_LIMIT) -> Any:
     """The parsed body; 415, 413 or ``InvalidJson`` (400) otherwise."""
-    if not is_json_content_type(request):
-        raise ApiError(415, "Content-Type must be application/json")
-    try:
-        raw = await read_limited(request, limit)
-    except BodyTooLarge as exc:
-        raise ApiError(413, "Request body too large", extra={"maxSize": exc.limit}) from exc
+    raw = await read_json_bytes(request, limit)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -62,16 +83,9 @@ def zod_message(err: Any) -> str:
         if isinstance(value, float):
             return "Expected integer, received float"
         return f"Expected number, received {type_name(value)}"
-    if kind == "string_too_short":
-        return f"String must contain at least {ctx['min_length']} character(s)"
-    if kind == "string_too_long":
-        return f"String must contain at most {ctx['max_length']} character(s)"
-    if kind == "too_long":
-        return f"Array must contain at most {ctx['max_length']} element(s)"
-    if kind == "greater_than_equal":
-        return f"Number must be greater than or equal to {_num(ctx['ge'])}"
-    if kind == "less_than_equal":
-        return f"Number must be less than or equal to {_num(ctx['le'])}"
+    if kind in _BOUNDS:
+        bound, template = _BOUNDS[kind]
+        return template.format(_num(ctx[bound]))
     if kind == "finite_number":
         return "Number must be finite"
     if kind == "literal_error":

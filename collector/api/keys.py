@@ -7,8 +7,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from collector.api.bodies import read_json_bytes
 from collector.appkeys import authenticator_key, clock_key, settings_key, store_key
-from collector.httputil import ApiError, BodyTooLarge, is_json_content_type, json_response, read_limited, tenant_of
+from collector.httputil import ApiError, json_response, tenant_of
 from collector.keys import ADMIN_SCOPES, mint_key, validate_scopes
 from store.model import ApiKey
 from store.timefmt import format_ms
@@ -71,13 +72,7 @@ def _parse_create(body: bytes) -> tuple[str, list[str], int | None, str | None]:
 
 async def create_key(request: web.Request) -> web.Response:
     """201 with the raw key, shown this once; the database keeps only its SHA-256."""
-    if not is_json_content_type(request):
-        raise ApiError(415, "Content-Type must be application/json")
-    try:
-        body = await read_limited(request, KEYS_BODY_MAX)
-    except BodyTooLarge as exc:
-        raise ApiError(413, "Request body too large", extra={"maxSize": exc.limit}) from exc
-    name, scopes, days, body_tenant = _parse_create(body)
+    name, scopes, days, body_tenant = _parse_create(await read_json_bytes(request, KEYS_BODY_MAX))
     tenant = tenant_of(request)
     # like upstream: a tenant in the body counts only in dev mode (auth disabled)
     if body_tenant is not None and not request.app[settings_key].auth_required:
