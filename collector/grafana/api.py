@@ -42,13 +42,19 @@ async def _body(request: web.Request) -> dict[str, Any]:
         raise ApiError(413, str(exc), extra={"message": str(exc)}) from None
     if not raw.strip():
         return {}
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise _bad("the body is not JSON") from None
-    if not isinstance(doc, dict):
-        raise _bad("the body must be a JSON object")
-    return doc
+    return _json_object(raw, "the body")
+
+
+def _json_object(raw: Any, what: str) -> dict[str, Any]:
+    """``raw`` (JSON text, or an already parsed value) as an object; 400 naming ``what`` otherwise."""
+    if isinstance(raw, str | bytes):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise _bad(f"{what} is not JSON") from None
+    if not isinstance(raw, dict):
+        raise _bad(f"{what} must be a JSON object")
+    return raw
 
 
 def _time(value: Any, name: str) -> int:
@@ -100,14 +106,7 @@ def _adhoc(body: Mapping[str, Any]) -> dict[str, str]:
 def _payload(raw: Any) -> dict[str, Any]:
     if raw is None or raw == "":
         return {}
-    if isinstance(raw, str):
-        try:
-            raw = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise _bad("the target's payload is not JSON") from None
-    if not isinstance(raw, dict):
-        raise _bad("the target's payload must be a JSON object")
-    return raw
+    return _json_object(raw, "the target's payload")
 
 
 def _int(value: Any) -> int | None:
