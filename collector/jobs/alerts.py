@@ -75,37 +75,31 @@ def _to_fixed(v: float, digits: int) -> str:
 
 def trigger_message(rule: AlertRule, value: float) -> str:
     """The history/stream/webhook message of a firing, worded like upstream §6.2."""
-    t, w = rule.threshold, rule.window_minutes
-    match rule.condition:
-        case "error_rate_exceeds":
-            return (f"Error rate {_to_fixed(value * 100, 1)}% exceeds threshold {_to_fixed(t * 100, 1)}% "
-                    f"in the last {w}m")
-        case "cost_exceeds":
-            return f"Cost ${fmt_number(value)} exceeds threshold ${fmt_number(t)} in the last {w}m"
-        case "latency_exceeds":
-            return f"Average latency {fmt_number(value)}ms exceeds threshold {fmt_number(t)}ms in the last {w}m"
-        case "event_count_exceeds":
-            return f"Event count {fmt_number(value)} exceeds threshold {fmt_number(t)} in the last {w}m"
-        case _:
-            return f"No events received in the last {w}m"
+    return (_threshold_message(rule, value, "exceeds")
+            or f"No events received in the last {rule.window_minutes}m")
 
 
 def resolved_message(rule: AlertRule, value: float) -> str:
     """The message of an ``alert_resolved``: the same wording, saying the condition cleared."""
-    t, w = rule.threshold, rule.window_minutes
+    return (_threshold_message(rule, value, "no longer exceeds")
+            or f"Events received again: {fmt_number(value)} in the last {rule.window_minutes}m")
+
+
+def _threshold_message(rule: AlertRule, value: float, verb: str) -> str | None:
+    """``<measure> <value> <verb> threshold <threshold> in the last <w>m``; None for ``no_events_for``."""
+    t = rule.threshold
     match rule.condition:
         case "error_rate_exceeds":
-            return (f"Error rate {_to_fixed(value * 100, 1)}% no longer exceeds threshold "
-                    f"{_to_fixed(t * 100, 1)}% in the last {w}m")
+            measure, shown, limit = "Error rate", f"{_to_fixed(value * 100, 1)}%", f"{_to_fixed(t * 100, 1)}%"
         case "cost_exceeds":
-            return f"Cost ${fmt_number(value)} no longer exceeds threshold ${fmt_number(t)} in the last {w}m"
+            measure, shown, limit = "Cost", f"${fmt_number(value)}", f"${fmt_number(t)}"
         case "latency_exceeds":
-            return (f"Average latency {fmt_number(value)}ms no longer exceeds threshold {fmt_number(t)}ms "
-                    f"in the last {w}m")
+            measure, shown, limit = "Average latency", f"{fmt_number(value)}ms", f"{fmt_number(t)}ms"
         case "event_count_exceeds":
-            return f"Event count {fmt_number(value)} no longer exceeds threshold {fmt_number(t)} in the last {w}m"
+            measure, shown, limit = "Event count", fmt_number(value), fmt_number(t)
         case _:
-            return f"Events received again: {fmt_number(value)} in the last {w}m"
+            return None
+    return f"{measure} {shown} {verb} threshold {limit} in the last {rule.window_minutes}m"
 
 
 # --------------------------------------------------------------------------- the evaluator
