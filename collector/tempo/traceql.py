@@ -13,8 +13,9 @@ message that names it. Regular expressions are fully anchored (as in Tempo >= 2.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 __all__ = (
     "INTRINSICS",
@@ -102,6 +103,7 @@ class SpansetOr:
 
 # a single spanset is its filter expression
 Query = Expr | SpansetAnd | SpansetOr
+_T = TypeVar("_T", Expr, Query)
 
 INTRINSICS: Final = {
     "name": "name", "span:name": "name",
@@ -213,19 +215,19 @@ class _Parser:
         if tok[1] in _STRUCTURAL:
             raise Unsupported(f"structural operators ('{tok[1]}') are not supported; combine spansets with && or ||")
 
-    def spanset_or(self) -> Query:
-        items = [self.spanset_and()]
-        while (tok := self.peek()) is not None and tok[1] == "||":
+    def joined(self, op: str, operand: Callable[[], _T], node: Callable[[tuple[_T, ...]], _T]) -> _T:
+        """One or more ``operand``s separated by ``op``; several are wrapped in ``node``."""
+        items = [operand()]
+        while (tok := self.peek()) is not None and tok[1] == op:
             self.take()
-            items.append(self.spanset_and())
-        return items[0] if len(items) == 1 else SpansetOr(tuple(items))
+            items.append(operand())
+        return items[0] if len(items) == 1 else node(tuple(items))
+
+    def spanset_or(self) -> Query:
+        return self.joined("||", self.spanset_and, SpansetOr)
 
     def spanset_and(self) -> Query:
-        items = [self.spanset_term()]
-        while (tok := self.peek()) is not None and tok[1] == "&&":
-            self.take()
-            items.append(self.spanset_term())
-        return items[0] if len(items) == 1 else SpansetAnd(tuple(items))
+        return self.joined("&&", self.spanset_term, SpansetAnd)
 
     def spanset_term(self) -> Query:
         tok = self.take()
@@ -263,18 +265,10 @@ class _Parser:
             raise Unsupported("pipelines ('|') are not supported")
 
     def expr_or(self) -> Expr:
-        items = [self.expr_and()]
-        while (tok := self.peek()) is not None and tok[1] == "||":
-            self.take()
-            items.append(self.expr_and())
-        return items[0] if len(items) == 1 else Or(tuple(items))
+        return self.joined("||", self.expr_and, Or)
 
     def expr_and(self) -> Expr:
-        items = [self.unary()]
-        while (tok := self.peek()) is not None and tok[1] == "&&":
-            self.take()
-            items.append(self.unary())
-        return items[0] if len(items) == 1 else And(tuple(items))
+        return self.joined("&&", self.unary, And)
 
     def unary(self) -> Expr:
         tok = self.take()
