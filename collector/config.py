@@ -224,6 +224,10 @@ class Settings:
         return out
 
 
+# a field's annotation (a string under ``from __future__ import annotations``) -> its type
+_KINDS: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+
+
 @dataclass(frozen=True, slots=True)
 class SettingSpec:
     name: str
@@ -236,9 +240,8 @@ class SettingSpec:
 
 def setting_specs() -> list[SettingSpec]:
     """Every setting, for the CLI, the README table and the docs test."""
-    types = {"str": str, "int": int, "float": float, "bool": bool}
     return [
-        SettingSpec(f.name, f.metadata["env"], f.metadata["flag"], f.default, f.metadata["help"], types[str(f.type)])
+        SettingSpec(f.name, f.metadata["env"], f.metadata["flag"], f.default, f.metadata["help"], _KINDS[str(f.type)])
         for f in dataclasses.fields(Settings)
     ]
 
@@ -277,7 +280,7 @@ def load_settings(
     problems: list[str] = []
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
-        spec_kind = {"str": str, "int": int, "float": float, "bool": bool}[str(f.type)]
+        spec_kind = _KINDS[str(f.type)]
         raw: Any = None
         for var in (f.metadata["env"], *f.metadata["aliases"]):
             if var in env:
