@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -234,16 +235,21 @@ async def _saturate(client: TestClient[Any, Any], store: GatedStore) -> list[asy
     return held
 
 
-async def test_c25_queue_full_answers_503(make_otlp_client: OtlpClientFactory, sqlite_store: Store) -> None:
+@pytest.fixture
+async def gated_client(
+    make_otlp_client: OtlpClientFactory, sqlite_store: Store
+) -> AsyncIterator[tuple[TestClient[Any, Any], GatedStore]]:
+    """A client (queue of one event) whose store holds every write until ``gate`` is set; set on teardown."""
     store = GatedStore(sqlite_store)
     client = await make_otlp_client(store=store, queue_max_events=1)
     try:
-        await _check_503(client, store)
+        yield client, store
     finally:
         store.gate.set()
 
 
-async def _check_503(client: TestClient[Any, Any], store: GatedStore) -> None:
+async def test_c25_queue_full_answers_503(gated_client: tuple[TestClient[Any, Any], GatedStore]) -> None:
+    client, store = gated_client
     held = await _saturate(client, store)
     resp = await client.post("/v1/traces", data=_single_chat("3" * 32),
                              headers={"Content-Type": "application/x-protobuf"})
@@ -258,16 +264,8 @@ async def _check_503(client: TestClient[Any, Any], store: GatedStore) -> None:
     assert [await t for t in held] == [200] * (MAX_COMMITS_IN_FLIGHT + 1)
 
 
-async def test_c25_python_exporter_retries_after_503(make_otlp_client: OtlpClientFactory, sqlite_store: Store) -> None:
-    store = GatedStore(sqlite_store)
-    client = await make_otlp_client(store=store, queue_max_events=1)
-    try:
-        await _check_retry(client, store)
-    finally:
-        store.gate.set()
-
-
-async def _check_retry(client: TestClient[Any, Any], store: GatedStore) -> None:
+async def test_c25_python_exporter_retries_after_503(gated_client: tuple[TestClient[Any, Any], GatedStore]) -> None:
+    client, store = gated_client
     held = await _saturate(client, store)
     rejected = client.app[metrics_key].requests_rejected.labels(route="/v1/traces", status="503")
     before = rejected._value.get()
