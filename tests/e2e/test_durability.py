@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import pytest
@@ -61,24 +61,34 @@ async def _send_until(
     return tasks  # still sending: the caller stops the server with requests in flight
 
 
-async def _stop_senders(tasks: list[asyncio.Task[None]]) -> None:
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+async def _stop_mid_stream(
+    db: Path, stop_after: int, how: Literal["kill", "terminate"],
+) -> tuple[dict[str, str], list[list[dict[str, Any]]]]:
+    """Run a server on ``db``, stop it with requests in flight once ``stop_after`` batches were acknowledged.
 
-
-async def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
-    db = tmp_path / "kill.db"
+    Returns the acknowledged events (id -> hash) and every batch sent.
+    """
     server = ServerProcess(db).start()
     acked: dict[str, str] = {}
     sent: list[list[dict[str, Any]]] = []
     try:
-        senders = await _send_until(server.url, 120, acked, sent)
-        # requests are still in flight from the other senders: kill without any chance to flush
-        server.kill()
-        await _stop_senders(senders)
+        senders = await _send_until(server.url, stop_after, acked, sent)
+        if how == "kill":
+            server.kill()  # SIGKILL: no chance to flush
+        else:
+            # SIGTERM; the senders keep reading answers during the drain
+            assert await asyncio.to_thread(server.terminate) == 0  # a clean exit after draining the queue
+        for t in senders:
+            t.cancel()
+        await asyncio.gather(*senders, return_exceptions=True)
     finally:
         server.kill()
+    return acked, sent
+
+
+async def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
+    db = tmp_path / "kill.db"
+    acked, sent = await _stop_mid_stream(db, 120, "kill")
     assert len(acked) >= 120 * BATCH
 
     restarted = ServerProcess(db).start()
@@ -155,16 +165,7 @@ async def test_overload_answers_503_and_loses_nothing_acknowledged(make_client: 
 
 async def test_sigterm_drains_and_commits_what_was_accepted(tmp_path: Path) -> None:
     db = tmp_path / "term.db"
-    server = ServerProcess(db).start()
-    acked: dict[str, str] = {}
-    sent: list[list[dict[str, Any]]] = []
-    try:
-        senders = await _send_until(server.url, 40, acked, sent)
-        # SIGTERM while requests are in flight; the senders keep reading answers during the drain
-        assert await asyncio.to_thread(server.terminate) == 0  # a clean exit after draining the queue
-        await _stop_senders(senders)
-    finally:
-        server.kill()
+    acked, _ = await _stop_mid_stream(db, 40, "terminate")
     restarted = ServerProcess(db).start()
     try:
         async with aiohttp.ClientSession() as http:
