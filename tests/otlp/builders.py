@@ -79,11 +79,7 @@ def span(
 
 
 def traces(*spans: dict[str, Any], resource: dict[str, Any] | None = None, scope: str = "test.scope") -> dict[str, Any]:
-    res = {"service.name": "test-agent"} if resource is None else resource
-    return {"resourceSpans": [{
-        "resource": {"attributes": attrs(res)},
-        "scopeSpans": [{"scope": {"name": scope}, "spans": list(spans)}],
-    }]}
+    return _export("Spans", "spans", list(spans), resource, scope)
 
 
 def log_record(
@@ -106,22 +102,27 @@ def log_record(
 
 
 def logs(*records: dict[str, Any], resource: dict[str, Any] | None = None, scope: str = "test.scope") -> dict[str, Any]:
+    return _export("Logs", "logRecords", list(records), resource, scope)
+
+
+def _export(
+    signal: str, items_key: str, items: list[dict[str, Any]], resource: dict[str, Any] | None, scope: str,
+) -> dict[str, Any]:
+    """An OTLP/JSON export request: one resource (default ``service.name=test-agent``), one scope, ``items``."""
     res = {"service.name": "test-agent"} if resource is None else resource
-    return {"resourceLogs": [{
+    return {f"resource{signal}": [{
         "resource": {"attributes": attrs(res)},
-        "scopeLogs": [{"scope": {"name": scope}, "logRecords": list(records)}],
+        f"scope{signal}": [{"scope": {"name": scope}, items_key: items}],
     }]}
 
 
 def sum_metric(name: str, points: list[dict[str, Any]], *, temporality: int = 1, monotonic: bool = True,
                resource: dict[str, Any] | None = None, unit: str = "") -> dict[str, Any]:
-    res = {"service.name": "test-agent"} if resource is None else resource
     metric: dict[str, Any] = {"name": name, "sum": {"dataPoints": points, "aggregationTemporality": temporality,
                                                    "isMonotonic": monotonic}}
     if unit:
         metric["unit"] = unit
-    return {"resourceMetrics": [{"resource": {"attributes": attrs(res)},
-                                 "scopeMetrics": [{"scope": {"name": "test.scope"}, "metrics": [metric]}]}]}
+    return _export("Metrics", "metrics", [metric], resource, "test.scope")
 
 
 def point(value: float | int, attributes: dict[str, Any] | None = None, *, time: int = T0,
