@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import pytest
@@ -21,6 +21,17 @@ def new_event(session: str, i: int, *, tenant: str = "default", event_id: str | 
     return custom(session, {"i": i}, at=i, tenant=tenant, event_id=event_id)
 
 
+@pytest.fixture
+async def two_stores(pg_url: str) -> AsyncIterator[tuple[Store, Store]]:
+    """Two stores (two processes' worth of connections) on one database, both closed afterwards."""
+    a, b = await open_store(pg_url), await open_store(pg_url)
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+
+
 async def _terminate(url: str, store: Store, role: str) -> int:
     """``pg_terminate_backend`` on the store's connections of one role (leader, listen, pool)."""
     conn = await asyncpg.connect(url)
@@ -33,39 +44,33 @@ async def _terminate(url: str, store: Store, role: str) -> int:
         await conn.close()
 
 
-async def test_exactly_one_leader_and_takeover_when_its_connection_dies(pg_url: str) -> None:
-    a, b = await open_store(pg_url), await open_store(pg_url)
-    try:
-        assert await a.is_leader("retention") is True
-        assert await b.is_leader("retention") is False
-        # asking again changes nothing; names are independent locks
-        assert await a.is_leader("retention") is True
-        assert await b.is_leader("retention") is False
-        assert await b.is_leader("alerts") is True
-        assert await a.is_leader("alerts") is False
+async def test_exactly_one_leader_and_takeover_when_its_connection_dies(
+    two_stores: tuple[Store, Store], pg_url: str
+) -> None:
+    a, b = two_stores
+    assert await a.is_leader("retention") is True
+    assert await b.is_leader("retention") is False
+    # asking again changes nothing; names are independent locks
+    assert await a.is_leader("retention") is True
+    assert await b.is_leader("retention") is False
+    assert await b.is_leader("alerts") is True
+    assert await a.is_leader("alerts") is False
 
-        assert await _terminate(pg_url, a, "leader") == 1
-        # PostgreSQL released a's locks with its connection: b takes over on its next check
-        await wait_until_true(lambda: b.is_leader("retention"))
-        assert await b.is_leader("alerts") is True
-        # a notices it lost the lock, reconnects, and is now a follower
-        assert await a.is_leader("retention") is False
-        assert await a.is_leader("alerts") is False
-    finally:
-        await a.close()
-        await b.close()
+    assert await _terminate(pg_url, a, "leader") == 1
+    # PostgreSQL released a's locks with its connection: b takes over on its next check
+    await wait_until_true(lambda: b.is_leader("retention"))
+    assert await b.is_leader("alerts") is True
+    # a notices it lost the lock, reconnects, and is now a follower
+    assert await a.is_leader("retention") is False
+    assert await a.is_leader("alerts") is False
 
 
-async def test_closing_the_leader_hands_over(pg_url: str) -> None:
-    a, b = await open_store(pg_url), await open_store(pg_url)
-    try:
-        assert await a.is_leader("jobs") is True
-        assert await b.is_leader("jobs") is False
-        await a.close()
-        await wait_until_true(lambda: b.is_leader("jobs"))
-    finally:
-        await a.close()
-        await b.close()
+async def test_closing_the_leader_hands_over(two_stores: tuple[Store, Store]) -> None:
+    a, b = two_stores
+    assert await a.is_leader("jobs") is True
+    assert await b.is_leader("jobs") is False
+    await a.close()
+    await wait_until_true(lambda: b.is_leader("jobs"))
 
 
 async def wait_until_true(check: object, timeout: float = 30.0) -> None:
@@ -88,8 +93,8 @@ class Received:
         return [i for t, ids in self.calls if tenant in (None, t) for i in ids]
 
 
-async def test_commits_of_another_store_are_announced_not_our_own(pg_url: str) -> None:
-    a, b = await open_store(pg_url), await open_store(pg_url)
+async def test_commits_of_another_store_are_announced_not_our_own(two_stores: tuple[Store, Store]) -> None:
+    a, b = two_stores
     got_a, got_b = Received(), Received()
     stop_a = await a.listen_commits(got_a)
     stop_b = await b.listen_commits(got_b)
@@ -113,12 +118,10 @@ async def test_commits_of_another_store_are_announced_not_our_own(pg_url: str) -
     finally:
         await stop_a()
         await stop_b()
-        await a.close()
-        await b.close()
 
 
-async def test_large_commits_are_split_under_the_payload_limit(pg_url: str) -> None:
-    a, b = await open_store(pg_url), await open_store(pg_url)
+async def test_large_commits_are_split_under_the_payload_limit(two_stores: tuple[Store, Store]) -> None:
+    a, b = two_stores
     got = Received()
     stop = await b.listen_commits(got)
     try:
@@ -128,12 +131,10 @@ async def test_large_commits_are_split_under_the_payload_limit(pg_url: str) -> N
         assert len(got.calls) > 1  # 2000 ids do not fit one 8000-byte payload
     finally:
         await stop()
-        await a.close()
-        await b.close()
 
 
-async def test_listener_reconnects_after_its_connection_dies(pg_url: str) -> None:
-    a, b = await open_store(pg_url), await open_store(pg_url)
+async def test_listener_reconnects_after_its_connection_dies(two_stores: tuple[Store, Store], pg_url: str) -> None:
+    a, b = two_stores
     got = Received()
     stop = await b.listen_commits(got)
     try:
@@ -147,12 +148,10 @@ async def test_listener_reconnects_after_its_connection_dies(pg_url: str) -> Non
             assert n < 400, "listener did not come back"
     finally:
         await stop()
-        await a.close()
-        await b.close()
 
 
-async def test_stop_listening(pg_url: str) -> None:
-    a, b = await open_store(pg_url), await open_store(pg_url)
+async def test_stop_listening(two_stores: tuple[Store, Store]) -> None:
+    a, b = two_stores
     got, probe = Received(), Received()
     stop = await b.listen_commits(got)
     stop_probe = await b.listen_commits(probe)
@@ -165,5 +164,3 @@ async def test_stop_listening(pg_url: str) -> None:
         assert len(got.calls) == 1  # the stopped callback heard nothing more
     finally:
         await stop_probe()
-        await a.close()
-        await b.close()
