@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from store import records
 from store.aggregates import (
     HOUR_US,
     AgentSessionStats,
@@ -94,18 +95,6 @@ async def after_retention(conns: PgConnections, tenant: str, cutoff_us: int, bat
         pass
 
 
-def _stored_span(r: Any) -> StoredSpan:
-    return StoredSpan(
-        tenant_id=r[0], trace_id=r[1], span_id=r[2], parent_span_id=r[3], session_id=r[4], agent_id=r[5],
-        service_name=r[6], name=r[7], kind=int(r[8]), start_ns=int(r[9]), end_ns=int(r[10]),
-        status_code=int(r[11]), resource_key=r[12], resource_json=r[13], body_json=r[14],
-    )
-
-
-def _key(value: Any) -> str | None:
-    return value if value else None
-
-
 class AnalyticsMixin:
     """Aggregations (rollups + the events at the range's edges) and the span reads of the Tempo API."""
 
@@ -129,15 +118,7 @@ class AnalyticsMixin:
             return []
         sql, args = q.event_agg(tenant, query, full, raw)
         n = len(query.group_by)
-        return [
-            EventAgg(
-                bucket_us=None if r[0] is None else int(r[0]), keys=tuple(_key(v) for v in list(r)[1:1 + n]),
-                event_count=int(r[1 + n]), error_count=int(r[2 + n] or 0), cost_usd=float(r[3 + n] or 0),
-                input_tokens=int(r[4 + n]), output_tokens=int(r[5 + n]), cache_read_tokens=int(r[6 + n]),
-                cache_write_tokens=int(r[7 + n]), duration_sum=float(r[8 + n] or 0), duration_count=int(r[9 + n] or 0),
-            )
-            for r in await self._c.fetch(sql, *args) if r[1 + n]
-        ]
+        return [records.event_agg(r, n) for r in await self._c.fetch(sql, *args) if r[1 + n]]
 
     async def top_sessions_by_cost(self, tenant: str, query: SessionAggQuery, limit: int) -> list[SessionCost]:
         full, raw = split_range(query.from_us, query.to_us, Buckets())
@@ -170,13 +151,13 @@ class AnalyticsMixin:
 
     async def scan_spans(self, tenant: str, scan: SpanScan) -> list[StoredSpan]:
         sql, args = q.scan_spans(tenant, scan)
-        return [_stored_span(r) for r in await self._c.fetch(sql, *args)]
+        return [records.stored_span(r) for r in await self._c.fetch(sql, *args)]
 
     async def get_trace_spans(self, tenant: str, trace_ids: Sequence[str]) -> list[StoredSpan]:
         ids = list(dict.fromkeys(trace_ids))
         if not ids:
             return []
-        found = [_stored_span(r) for r in await self._c.fetch(q.SELECT_TRACE_SPANS, tenant, ids)]
+        found = [records.stored_span(r) for r in await self._c.fetch(q.SELECT_TRACE_SPANS, tenant, ids)]
         found.sort(key=lambda s: (s.trace_id, s.start_ns, s.span_id))
         return found
 

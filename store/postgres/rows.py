@@ -1,4 +1,4 @@
-"""PostgreSQL records <-> model objects (column order as in store/postgres/queries.py)."""
+"""PostgreSQL records <-> model objects: the decoders shared with SQLite (store.records) plus record views."""
 
 from __future__ import annotations
 
@@ -6,31 +6,11 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import asyncpg
-import orjson
 
-from store.model import AgentPatch, AlertHistoryEntry, AlertRule, ApiKey, SessionPatch, StoredEvent
-from store.plan import AgentState, EventRow, SessionState
-from store.rowcodec import decode_scope, decode_str_list, encode_scope
+from store.plan import EventRow
+from store.records import *  # noqa: F403  (every decoder of store.records is part of this module)
 
-__all__ = (
-    "agent_patch_values",
-    "agent_state",
-    "agent_state_row",
-    "alert_history_entry",
-    "alert_rule",
-    "alert_rule_row",
-    "api_key",
-    "api_key_row",
-    "event_columns",
-    "seq",
-    "session_patch_values",
-    "session_state",
-    "session_state_row",
-    "stored_event",
-)
-
-# asyncpg records index like tuples; the stubs just do not call them sequences.
-Row = asyncpg.Record | Sequence[Any]
+__all__ = ("event_columns", "seq")
 
 
 def seq(r: asyncpg.Record) -> Sequence[Any]:
@@ -38,104 +18,6 @@ def seq(r: asyncpg.Record) -> Sequence[Any]:
     return cast(Sequence[Any], r)
 
 
-def stored_event(r: Row) -> StoredEvent:
-    """Columns in ``queries.EVENT_FIELDS`` order, which is the field order of ``StoredEvent``."""
-    return StoredEvent._make(r)
-
-
 def event_columns(event_rows: Sequence[EventRow]) -> list[list[Any]]:
     """The planned event rows turned into one list per column (the unnest insert's arrays)."""
     return [list(col) for col in zip(*event_rows, strict=True)]
-
-
-def session_state(r: Row) -> SessionState:
-    return SessionState(
-        id=r[0], agent_id=r[1], agent_name=r[2], started_at=r[3], started_ts=r[4], ended_at=r[5],
-        status=r[6], event_count=r[7], tool_call_count=r[8], error_count=r[9], total_cost_usd=r[10],
-        llm_call_count=r[11], total_input_tokens=r[12], total_output_tokens=r[13],
-        tags=tuple(decode_str_list(r[14])), tenant_id=r[15], last_event_at=r[16], last_event_ts=r[17],
-        chain_seq=r[18], chain_head=r[19], exists=True,
-    )
-
-
-def session_state_row(s: SessionState) -> tuple[Any, ...]:
-    return (
-        s.tenant_id, s.id, s.agent_id, s.agent_name, s.started_at, s.started_ts, s.ended_at, s.status,
-        s.event_count, s.tool_call_count, s.error_count, float(s.total_cost_usd), s.llm_call_count,
-        s.total_input_tokens, s.total_output_tokens, orjson.dumps(list(s.tags)).decode(),
-        s.last_event_at, s.last_event_ts, s.chain_seq, s.chain_head, s.tenant_id,
-    )
-
-
-def agent_state(r: Row) -> AgentState:
-    return AgentState(
-        id=r[0], name=r[1], first_seen_at=r[3], last_seen_at=r[4], tenant_id=r[5],
-        first_seen_ts=r[6], last_seen_ts=r[7], exists=True,
-    )
-
-
-def agent_state_row(a: AgentState) -> tuple[Any, ...]:
-    return (a.tenant_id, a.id, a.name, a.first_seen_at, a.first_seen_ts, a.last_seen_at, a.last_seen_ts, a.tenant_id)
-
-
-def alert_rule(r: Row) -> AlertRule:
-    agent_id, tags = decode_scope(r[6])
-    return AlertRule(
-        id=r[0], name=r[1], enabled=bool(r[2]), condition=r[3], threshold=float(r[4]),
-        window_minutes=int(r[5]), scope_agent_id=agent_id, scope_tags=tags,
-        notify_channels=tuple(decode_str_list(r[7])), created_at=r[8], updated_at=r[9], tenant_id=r[10],
-    )
-
-
-def alert_rule_row(rule: AlertRule) -> tuple[Any, ...]:
-    return (
-        rule.id, rule.name, bool(rule.enabled), rule.condition, float(rule.threshold), rule.window_minutes,
-        encode_scope(rule.scope_agent_id, rule.scope_tags), orjson.dumps(list(rule.notify_channels)).decode(),
-        rule.created_at, rule.updated_at, rule.tenant_id,
-    )
-
-
-def alert_history_entry(r: Row) -> AlertHistoryEntry:
-    return AlertHistoryEntry(
-        id=r[0], rule_id=r[1], triggered_at=r[2], resolved_at=r[3], current_value=float(r[4]),
-        threshold=float(r[5]), message=r[6], tenant_id=r[7],
-    )
-
-
-def api_key(r: Row) -> ApiKey:
-    return ApiKey(
-        id=r[0], key_hash=r[1], name=r[2], scopes=tuple(decode_str_list(r[3])), tenant_id=r[4],
-        created_at=int(r[5]), last_used_at=r[6], revoked_at=r[7], expires_at=r[8],
-    )
-
-
-def api_key_row(k: ApiKey) -> tuple[Any, ...]:
-    return (
-        k.id, k.key_hash, k.name, orjson.dumps(list(k.scopes)).decode(), k.tenant_id, k.created_at,
-        k.last_used_at, k.revoked_at, k.expires_at,
-    )
-
-
-_SESSION_PATCH_COLUMNS: tuple[str, ...] = (
-    "agent_id", "agent_name", "started_at", "ended_at", "status", "event_count", "tool_call_count",
-    "error_count", "total_cost_usd", "llm_call_count", "total_input_tokens", "total_output_tokens",
-)
-
-
-def session_patch_values(p: SessionPatch) -> dict[str, Any]:
-    """Column -> value for the fields a patch sets (tags encoded as JSON text)."""
-    values: dict[str, Any] = {col: getattr(p, col) for col in _SESSION_PATCH_COLUMNS if getattr(p, col) is not None}
-    if "total_cost_usd" in values:
-        values["total_cost_usd"] = float(values["total_cost_usd"])
-    if p.tags is not None:
-        values["tags"] = orjson.dumps(list(p.tags)).decode()
-    return values
-
-
-def agent_patch_values(p: AgentPatch) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if p.name is not None:
-        values["name"] = p.name
-    if p.description is not None:
-        values["description"] = p.description
-    return values
