@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from store.model import RetentionResult
+
 __all__ = (
-    "AnchorWrite", "Anchored", "DeletedRun", "RetentionBatch", "fold_digest", "merge_anchor", "plan_retention_batch",
+    "AnchorWrite", "Anchored", "DeletedRun", "RetentionBatch", "delete_expired", "fold_digest", "merge_anchor",
+    "plan_retention_batch",
 )
 
 
@@ -114,3 +117,33 @@ def merge_anchor(run: DeletedRun, left: Anchored | None, right: Anchored | None)
     if right is not None:
         return AnchorWrite(right.id, None, from_seq, to_seq, first_prev, last, count, digest)
     return AnchorWrite(None, None, from_seq, to_seq, first_prev, last, count, digest)
+
+
+async def delete_expired(
+    next_batch: Callable[[], Awaitable[tuple[Sequence[RetentionBatch], Sequence[DeletedRun]]]],
+    drop_empty: Callable[[list[str]], Awaitable[Sequence[str]]],
+    *, cutoff_us: int, session_chunk: int,
+) -> RetentionResult:
+    """The retention loop of both backends, each step one transaction of the caller's.
+
+    ``next_batch()`` deletes (and anchors) one batch of expired events and returns it with its
+    runs, empty when none is left; then ``drop_empty(session_ids)`` deletes the sessions of that
+    chunk left without events and returns their ids. A session deleted whole needs no anchor.
+    """
+    deleted = 0
+    touched: set[str] = set()
+    anchored: set[str] = set()
+    while True:
+        batch, runs = await next_batch()
+        if not batch:
+            break
+        deleted += len(batch)
+        touched.update(b.session_id for b in batch)
+        anchored.update(run.session_id for run in runs)
+    sessions_deleted = 0
+    ordered = sorted(touched)
+    for start in range(0, len(ordered), session_chunk):
+        gone = await drop_empty(ordered[start:start + session_chunk])
+        sessions_deleted += len(gone)
+        anchored.difference_update(gone)
+    return RetentionResult(deleted, sessions_deleted, len(anchored), cutoff_us)

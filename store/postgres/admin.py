@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from store import rowcodec
+from store import records, rowcodec
 from store.errors import Conflict, InvalidInput, NotFound
 from store.model import (
     AlertHistoryEntry,
@@ -50,12 +50,7 @@ class AdminMixin:
 
     async def create_alert_rule(self, tenant: str, rule: AlertRuleInput) -> AlertRule:
         now = self._now_iso()
-        stored = AlertRule(
-            id=self._new_id(), name=rule.name, enabled=rule.enabled, condition=rule.condition,
-            threshold=rule.threshold, window_minutes=rule.window_minutes, scope_agent_id=rule.scope_agent_id,
-            scope_tags=rule.scope_tags, notify_channels=rule.notify_channels, created_at=now, updated_at=now,
-            tenant_id=tenant,
-        )
+        stored = records.new_alert_rule(tenant, rule, rule_id=self._new_id(), now=now)
         row = rows.alert_rule_row(stored)
         await self._c.transaction(lambda conn: conn.execute(q.INSERT_ALERT_RULE, *row))
         return stored

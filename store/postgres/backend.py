@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
 
-from store import rowcodec
+from store import records, rowcodec
 from store.aggregates import rollup_countable
-from store.chain import Anchor, ChainVerifier, verify_loaded
 from store.interface import CommitCallback
 from store.model import (
     Agent,
     AgentPatch,
     AlertWindowStats,
-    ChainVerification,
     EventPage,
     EventQuery,
     InsertResult,
@@ -41,13 +39,12 @@ from store.postgres.leader import LeaderLocks
 from store.postgres.notify import CommitListener
 from store.spans import NewSpan
 from store.timefmt import parse_rfc3339_or
+from store.timeline import TimelineReads, verified_timeline
 
 __all__ = ("PostgresStore", "migrate_database")
 
-CHAIN_CHUNK = 1000
 
-
-class PostgresStore(AnalyticsMixin, AdminMixin):
+class PostgresStore(AnalyticsMixin, AdminMixin, TimelineReads):
     """The Store protocol on PostgreSQL. Build it with ``await PostgresStore.open(url)``."""
 
     dialect = "postgresql"
@@ -212,23 +209,6 @@ class PostgresStore(AnalyticsMixin, AdminMixin):
 
         return [rows.stored_event(r) for r in await self._c.read(work)]
 
-    async def iter_session_timeline(
-        self, tenant: str, session_id: str, *, chunk_size: int = 1000,
-    ) -> AsyncIterator[list[StoredEvent]]:
-        after: str | None = None
-        while True:
-            chunk = await self.get_session_timeline(tenant, session_id, limit=chunk_size, after=after)
-            if not chunk:
-                return
-            yield chunk
-            if len(chunk) < chunk_size:
-                return
-            after = chunk[-1].id
-
-    async def verify_session(self, tenant: str, session_id: str) -> ChainVerification | None:
-        found = await self.get_verified_timeline(tenant, session_id, max_events=0)
-        return found.verification if found else None
-
     async def get_verified_timeline(
         self, tenant: str, session_id: str, *, max_events: int,
     ) -> VerifiedTimeline | None:
@@ -237,25 +217,18 @@ class PostgresStore(AnalyticsMixin, AdminMixin):
             srow = await conn.fetchrow(q.SELECT_SESSION, tenant, session_id)
             if srow is None:
                 return None
-            head = rows.session_state(srow)
-            anchors = [
-                Anchor(int(a[0]), int(a[1]), a[2], a[3]) for a in await conn.fetch(q.SELECT_ANCHORS, tenant, session_id)
-            ]
-            if head.chain_seq < max_events:  # at most max_events rows exist: read them once
-                events = [rows.stored_event(r) for r in await conn.fetch(q.SELECT_TIMELINE, tenant, session_id)]
-                return VerifiedTimeline(events, verify_loaded(
-                    events, anchors, head_seq=head.chain_seq, head_hash=head.chain_head,
-                ))
-            verifier = ChainVerifier(anchors, head_seq=head.chain_seq, head_hash=head.chain_head)
-            last_seq = -1
-            while not verifier.complete:
-                found = await conn.fetch(q.SELECT_CHAIN_CHUNK, tenant, session_id, last_seq, CHAIN_CHUNK)
-                if not found:
-                    break
-                chunk = [rows.stored_event(r) for r in found]
-                verifier.feed(chunk)
-                last_seq = chunk[-1].seq
-            return VerifiedTimeline(None, verifier.result())
+            anchors = [records.chain_anchor(a) for a in await conn.fetch(q.SELECT_ANCHORS, tenant, session_id)]
+
+            async def read_all() -> list[StoredEvent]:
+                return [rows.stored_event(r) for r in await conn.fetch(q.SELECT_TIMELINE, tenant, session_id)]
+
+            async def read_chunk(after_seq: int, limit: int) -> list[StoredEvent]:
+                found = await conn.fetch(q.SELECT_CHAIN_CHUNK, tenant, session_id, after_seq, limit)
+                return [rows.stored_event(r) for r in found]
+
+            return await verified_timeline(
+                rows.session_state(srow), anchors, max_events=max_events, read_all=read_all, read_chunk=read_chunk,
+            )
 
         return await self._c.snapshot(work)
 

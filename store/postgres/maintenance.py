@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import asyncpg
 
 from store.model import RetentionResult
 from store.postgres import queries as q
 from store.postgres.connections import PgConnections
 from store.postgres.leader import lock_key
-from store.retention import Anchored, DeletedRun, RetentionBatch, merge_anchor, plan_retention_batch
+from store.retention import Anchored, DeletedRun, RetentionBatch, delete_expired, merge_anchor, plan_retention_batch
 
 __all__ = ("apply_retention",)
 
@@ -25,10 +27,6 @@ async def apply_retention(
     retention at once (a manual run on one replica, the scheduled one on the leader) take turns
     instead of anchoring the same deletions twice.
     """
-    deleted = 0
-    touched: set[str] = set()
-    anchored: set[str] = set()
-
     async def one_batch(conn: asyncpg.Connection) -> tuple[list[RetentionBatch], list[DeletedRun]]:
         await conn.execute(q.ADVISORY_XACT_LOCK, lock_key("retention", tenant))
         found = await conn.fetch(q.SELECT_EXPIRED_BATCH, tenant, cutoff_us, batch_size)
@@ -41,33 +39,20 @@ async def apply_retention(
         await conn.execute(q.DELETE_EVENTS_BY_IDS, tenant, [r[0] for r in found])
         return batch, runs
 
-    while True:
-        batch, runs = await conns.transaction(one_batch)
-        if not batch:
-            break
-        deleted += len(batch)
-        touched.update(b.session_id for b in batch)
-        anchored.update(run.session_id for run in runs)
+    async def drop_empty(conn: asyncpg.Connection, chunk: list[str]) -> list[str]:
+        # lock first (ingest's order), then look: the DELETE's snapshot includes any events a
+        # concurrent ingest committed into these sessions while we waited for the locks
+        await conn.fetch(q.LOCK_SESSIONS_OF_TENANT, tenant, chunk)
+        gone = [str(r[0]) for r in await conn.fetch(q.DELETE_SESSIONS_IF_EMPTY, tenant, chunk)]
+        if gone:
+            await conn.execute(q.DELETE_TAGS_OF_SESSIONS, tenant, gone)
+            await conn.execute(q.DELETE_ANCHORS_OF_SESSIONS, tenant, gone)
+        return gone
 
-    sessions_deleted = 0
-    ordered = sorted(touched)
-    for start in range(0, len(ordered), _SESSION_CHUNK):
-        chunk = ordered[start:start + _SESSION_CHUNK]
-
-        async def drop_empty(conn: asyncpg.Connection, chunk: list[str] = chunk) -> list[str]:
-            # lock first (ingest's order), then look: the DELETE's snapshot includes any events a
-            # concurrent ingest committed into these sessions while we waited for the locks
-            await conn.fetch(q.LOCK_SESSIONS_OF_TENANT, tenant, chunk)
-            gone = [str(r[0]) for r in await conn.fetch(q.DELETE_SESSIONS_IF_EMPTY, tenant, chunk)]
-            if gone:
-                await conn.execute(q.DELETE_TAGS_OF_SESSIONS, tenant, gone)
-                await conn.execute(q.DELETE_ANCHORS_OF_SESSIONS, tenant, gone)
-            return gone
-
-        gone = await conns.transaction(drop_empty)
-        sessions_deleted += len(gone)
-        anchored.difference_update(gone)
-    return RetentionResult(deleted, sessions_deleted, len(anchored), cutoff_us)
+    return await delete_expired(
+        lambda: conns.transaction(one_batch), lambda chunk: conns.transaction(partial(drop_empty, chunk=chunk)),
+        cutoff_us=cutoff_us, session_chunk=_SESSION_CHUNK,
+    )
 
 
 async def _record_anchor(conn: asyncpg.Connection, tenant: str, run: DeletedRun, now_iso: str) -> None:

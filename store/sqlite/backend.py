@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from store import rowcodec
+from store import records, rowcodec
 from store.aggregates import rollup_countable
-from store.chain import Anchor, ChainVerifier, verify_loaded
 from store.interface import CommitCallback
 from store.model import (
     Agent,
@@ -24,7 +23,6 @@ from store.model import (
     AlertRulePatch,
     AlertWindowStats,
     ApiKey,
-    ChainVerification,
     EventPage,
     EventQuery,
     InsertResult,
@@ -38,19 +36,19 @@ from store.model import (
     StoredEvent,
     VerifiedTimeline,
 )
+from store.retention import delete_expired
 from store.spans import NewSpan
 from store.sqlite import queries as q
 from store.sqlite import rows, writes
 from store.sqlite.analytics import AnalyticsMixin, after_retention
 from store.sqlite.connections import SQLiteConnections
 from store.timefmt import format_ms, parse_rfc3339_or
+from store.timeline import TimelineReads, verified_timeline
 
 __all__ = ("SQLiteStore",)
 
-CHAIN_CHUNK = 1000
 
-
-class SQLiteStore(AnalyticsMixin):
+class SQLiteStore(AnalyticsMixin, TimelineReads):
     """The Store protocol on SQLite. Build it with ``await SQLiteStore.open(path)``."""
 
     dialect = "sqlite"
@@ -190,23 +188,6 @@ class SQLiteStore(AnalyticsMixin):
             async with db.execute(sql, params) as cur:
                 return [rows.stored_event(r) for r in await cur.fetchall()]
 
-    async def iter_session_timeline(
-        self, tenant: str, session_id: str, *, chunk_size: int = 1000,
-    ) -> AsyncIterator[list[StoredEvent]]:
-        after: str | None = None
-        while True:
-            chunk = await self.get_session_timeline(tenant, session_id, limit=chunk_size, after=after)
-            if not chunk:
-                return
-            yield chunk
-            if len(chunk) < chunk_size:
-                return
-            after = chunk[-1].id
-
-    async def verify_session(self, tenant: str, session_id: str) -> ChainVerification | None:
-        found = await self.get_verified_timeline(tenant, session_id, max_events=0)
-        return found.verification if found else None
-
     async def get_verified_timeline(
         self, tenant: str, session_id: str, *, max_events: int,
     ) -> VerifiedTimeline | None:
@@ -217,25 +198,20 @@ class SQLiteStore(AnalyticsMixin):
                 srow = await cur.fetchone()
             if srow is None:
                 return None
-            head = rows.session_state(srow)
             async with db.execute(q.SELECT_ANCHORS, (tenant, session_id)) as cur:
-                anchors = [Anchor(int(a[0]), int(a[1]), a[2], a[3]) for a in await cur.fetchall()]
-            if head.chain_seq < max_events:  # at most max_events rows exist: read them once
+                anchors = [records.chain_anchor(a) for a in await cur.fetchall()]
+
+            async def read_all() -> list[StoredEvent]:
                 async with db.execute(q.SELECT_TIMELINE, (tenant, session_id)) as cur:
-                    events = [rows.stored_event(r) for r in await cur.fetchall()]
-                return VerifiedTimeline(events, verify_loaded(
-                    events, anchors, head_seq=head.chain_seq, head_hash=head.chain_head,
-                ))
-            verifier = ChainVerifier(anchors, head_seq=head.chain_seq, head_hash=head.chain_head)
-            last_seq = -1
-            while not verifier.complete:
-                async with db.execute(q.SELECT_CHAIN_CHUNK, (tenant, session_id, last_seq, CHAIN_CHUNK)) as cur:
-                    chunk = [rows.stored_event(r) for r in await cur.fetchall()]
-                if not chunk:
-                    break
-                verifier.feed(chunk)
-                last_seq = chunk[-1].seq
-        return VerifiedTimeline(None, verifier.result())
+                    return [rows.stored_event(r) for r in await cur.fetchall()]
+
+            async def read_chunk(after_seq: int, limit: int) -> list[StoredEvent]:
+                async with db.execute(q.SELECT_CHAIN_CHUNK, (tenant, session_id, after_seq, limit)) as cur:
+                    return [rows.stored_event(r) for r in await cur.fetchall()]
+
+            return await verified_timeline(
+                rows.session_state(srow), anchors, max_events=max_events, read_all=read_all, read_chunk=read_chunk,
+            )
 
     # ------------------------------------------------------------------ sessions, agents
 
@@ -303,12 +279,7 @@ class SQLiteStore(AnalyticsMixin):
 
     async def create_alert_rule(self, tenant: str, rule: AlertRuleInput) -> AlertRule:
         now = self._now_iso()
-        stored = AlertRule(
-            id=self._new_id(), name=rule.name, enabled=rule.enabled, condition=rule.condition,
-            threshold=rule.threshold, window_minutes=rule.window_minutes, scope_agent_id=rule.scope_agent_id,
-            scope_tags=rule.scope_tags, notify_channels=rule.notify_channels, created_at=now, updated_at=now,
-            tenant_id=tenant,
-        )
+        stored = records.new_alert_rule(tenant, rule, rule_id=self._new_id(), now=now)
         await self._c.run_write(partial(writes.insert_alert_rule, row=rows.alert_rule_row(stored)))
         return stored
 
@@ -402,26 +373,16 @@ class SQLiteStore(AnalyticsMixin):
             return sorted({str(r[0]) for r in await cur.fetchall()})
 
     async def apply_retention(self, tenant: str, cutoff_us: int, *, batch_size: int = 5000) -> RetentionResult:
-        deleted = 0
-        touched: set[str] = set()
-        anchored: set[str] = set()
-        while True:  # one short transaction per batch: ingest commits in between
-            batch, runs = await self._c.run_write(partial(
+        result = await delete_expired(  # one short transaction per batch: ingest commits in between
+            lambda: self._c.run_write(partial(
                 writes.delete_expired_batch, tenant=tenant, cutoff_us=cutoff_us, batch_size=batch_size,
                 now=self._now_iso(),
-            ))
-            if not batch:
-                break
-            deleted += len(batch)
-            touched.update(b.session_id for b in batch)
-            anchored.update(r.session_id for r in runs)
-        sessions_deleted = 0
-        for chunk in writes.chunks(sorted(touched)):
-            gone = await self._c.run_write(partial(writes.delete_empty_sessions, tenant=tenant, session_ids=chunk))
-            sessions_deleted += len(gone)
-            anchored.difference_update(gone)
+            )),
+            lambda chunk: self._c.run_write(partial(writes.delete_empty_sessions, tenant=tenant, session_ids=chunk)),
+            cutoff_us=cutoff_us, session_chunk=writes.IN_CHUNK,
+        )
         await after_retention(self._c, tenant, cutoff_us, batch_size)  # rollups and spans follow the events
-        return RetentionResult(deleted, sessions_deleted, len(anchored), cutoff_us)
+        return result
 
     async def record_retention_run(
         self, *, started_at: str, cutoff: str, results: Sequence[tuple[str, RetentionResult]], duration_ms: float,
