@@ -118,10 +118,7 @@ class PostgresStore(AnalyticsMixin, AdminMixin, TimelineReads):
             else:
                 inserted = False
             if not inserted and values:  # it existed (or a concurrent writer just created it)
-                cols = list(values)
-                sql = q.UPDATE_SESSION_FIELDS.format(
-                    assignments=q.assignments(cols, 1), t=len(cols) + 1, i=len(cols) + 2,
-                )
+                sql = q.update_fields(q.UPDATE_SESSION_FIELDS, list(values))
                 await conn.execute(sql, *values.values(), tenant, patch.id)
             if patch.tags is not None:
                 await conn.execute(q.DELETE_SESSION_TAGS, tenant, patch.id)
@@ -150,10 +147,7 @@ class PostgresStore(AnalyticsMixin, AdminMixin, TimelineReads):
                 )
                 inserted = status.endswith(" 1")
             if not inserted and values:
-                cols = list(values)
-                sql = q.UPDATE_AGENT_FIELDS.format(
-                    assignments=q.assignments(cols, 1), t=len(cols) + 1, i=len(cols) + 2,
-                )
+                sql = q.update_fields(q.UPDATE_AGENT_FIELDS, list(values))
                 await conn.execute(sql, *values.values(), tenant, patch.id)
 
         await self._c.transaction(work)

@@ -424,6 +424,11 @@ def assignments(columns: list[str], first: int) -> str:
     return ", ".join(f"{col} = ${first + n}" for n, col in enumerate(columns))
 
 
+def update_fields(template: str, columns: list[str]) -> str:
+    """``UPDATE_SESSION_FIELDS`` or ``UPDATE_AGENT_FIELDS`` for ``columns``: their values, then tenant and id."""
+    return template.format(assignments=assignments(columns, 1), t=len(columns) + 1, i=len(columns) + 2)
+
+
 # ------------------------------------------------------------------ analytics rollups and aggregations
 # (store/aggregates.py decides which hours come from the rollups and which from the events)
 
@@ -511,6 +516,26 @@ def _bucket(column: str, step_offset: tuple[int, int] | None) -> str:
     return f"({column} - ((({column} - {offset}) % {step}) + {step}) % {step})"
 
 
+def _session_rollup_where(tenant: str, q: SessionAggQuery, full: tuple[int, int], p: Params) -> str:
+    """The session rollup's rows of the whole hours ``full`` that a SessionAggQuery selects."""
+    where = f"tenant_id = {p.add(tenant)} AND hour >= {p.add(full[0])} AND hour < {p.add(full[1])}"
+    if q.agent_id is not None:
+        where += f" AND agent_id = {p.add(q.agent_id)}"
+    if q.exclude_metrics:
+        where += " AND metric = 0"
+    return where
+
+
+def _session_events_where(tenant: str, q: SessionAggQuery, lo: int, hi: int, p: Params) -> str:
+    """The events in ``[lo, hi]`` (a partial hour) that a SessionAggQuery selects."""
+    where = f"tenant_id = {p.add(tenant)} AND ts >= {p.add(lo)} AND ts <= {p.add(hi)}"
+    if q.agent_id is not None:
+        where += f" AND agent_id = {p.add(q.agent_id)}"
+    if q.exclude_metrics:
+        where += " AND source IS DISTINCT FROM 'otlp_metric'"
+    return where
+
+
 def session_agg(
     tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, raw: Sequence[tuple[int, int]], *,
     with_totals: bool = False,
@@ -520,28 +545,19 @@ def session_agg(
     p = Params()
     parts: list[str] = []
     if full is not None:
-        where = f"tenant_id = {p.add(tenant)} AND hour >= {p.add(full[0])} AND hour < {p.add(full[1])}"
-        if q.agent_id is not None:
-            where += f" AND agent_id = {p.add(q.agent_id)}"
-        if q.exclude_metrics:
-            where += " AND metric = 0"
         parts.append(
             "SELECT hour, agent_id, session_id, event_count, tool_call_count, error_count, latency_sum, latency_count, "
-            f"cost_sum, cost_count, {', '.join(_TOKEN_COLUMNS)} FROM rollup_sessions_hourly WHERE {where}"
+            f"cost_sum, cost_count, {', '.join(_TOKEN_COLUMNS)} FROM rollup_sessions_hourly "
+            f"WHERE {_session_rollup_where(tenant, q, full, p)}"
         )
     for lo, hi in raw:
-        where = f"tenant_id = {p.add(tenant)} AND ts >= {p.add(lo)} AND ts <= {p.add(hi)}"
-        if q.agent_id is not None:
-            where += f" AND agent_id = {p.add(q.agent_id)}"
-        if q.exclude_metrics:
-            where += " AND source IS DISTINCT FROM 'otlp_metric'"
         parts.append(
             f"SELECT ts, agent_id, session_id, 1::bigint, (event_type = 'tool_call')::int, {_ERROR}::int, "
             "CASE WHEN event_type = 'tool_response' THEN duration_ms END, "
             "(event_type = 'tool_response' AND duration_ms IS NOT NULL)::int, "
             f"CASE WHEN event_type IN {_COST_TYPES} THEN cost_usd END, (event_type IN {_COST_TYPES})::int, "
             + ", ".join(f"CASE WHEN event_type IN {_COST_TYPES} THEN {c} END" for c in _TOKEN_COLUMNS)
-            + f" FROM events WHERE {where}"
+            + f" FROM events WHERE {_session_events_where(tenant, q, lo, hi, p)}"
         )
     bucket = _bucket("t", q.buckets.step_and_offset())
     agent = "agent_id" if q.by_agent else "NULL::text"
@@ -618,19 +634,10 @@ def top_sessions_by_cost(
     p = Params()
     parts: list[str] = []
     if full is not None:
-        where = f"tenant_id = {p.add(tenant)} AND hour >= {p.add(full[0])} AND hour < {p.add(full[1])} AND cost_count > 0"
-        if q.agent_id is not None:
-            where += f" AND agent_id = {p.add(q.agent_id)}"
-        if q.exclude_metrics:
-            where += " AND metric = 0"
+        where = _session_rollup_where(tenant, q, full, p) + " AND cost_count > 0"
         parts.append(f"SELECT session_id, cost_sum, cost_count FROM rollup_sessions_hourly WHERE {where}")
     for lo, hi in raw:
-        where = (f"tenant_id = {p.add(tenant)} AND ts >= {p.add(lo)} AND ts <= {p.add(hi)} "
-                 f"AND event_type IN {_COST_TYPES}")
-        if q.agent_id is not None:
-            where += f" AND agent_id = {p.add(q.agent_id)}"
-        if q.exclude_metrics:
-            where += " AND source IS DISTINCT FROM 'otlp_metric'"
+        where = _session_events_where(tenant, q, lo, hi, p) + f" AND event_type IN {_COST_TYPES}"
         parts.append(f"SELECT session_id, cost_usd, 1::bigint FROM events WHERE {where}")
     sql = (
         "WITH r(session_id, cs, cc) AS (" + " UNION ALL ".join(parts) + ") "

@@ -454,6 +454,26 @@ class _Args:
         return "?"
 
 
+def _session_rollup_where(tenant: str, q: SessionAggQuery, full: tuple[int, int], a: _Args) -> str:
+    """The session rollup's rows of the whole hours ``full`` that a SessionAggQuery selects."""
+    where = f"tenant_id = {a(tenant)} AND hour >= {a(full[0])} AND hour < {a(full[1])}"
+    if q.agent_id is not None:
+        where += f" AND agent_id = {a(q.agent_id)}"
+    if q.exclude_metrics:
+        where += " AND metric = 0"
+    return where
+
+
+def _session_events_where(tenant: str, q: SessionAggQuery, lo: int, hi: int, a: _Args) -> str:
+    """The events in ``[lo, hi]`` (a partial hour) that a SessionAggQuery selects."""
+    where = f"tenant_id = {a(tenant)} AND ts >= {a(lo)} AND ts <= {a(hi)}"
+    if q.agent_id is not None:
+        where += f" AND agent_id = {a(q.agent_id)}"
+    if q.exclude_metrics:
+        where += " AND source IS NOT 'otlp_metric'"
+    return where
+
+
 def session_agg(
     tenant: str, q: SessionAggQuery, full: tuple[int, int] | None, raw: Sequence[tuple[int, int]], *,
     with_totals: bool = False,
@@ -464,22 +484,12 @@ def session_agg(
     a = _Args()
     parts: list[str] = []
     if full is not None:
-        where = f"tenant_id = {a(tenant)} AND hour >= {a(full[0])} AND hour < {a(full[1])}"
-        if q.agent_id is not None:
-            where += f" AND agent_id = {a(q.agent_id)}"
-        if q.exclude_metrics:
-            where += " AND metric = 0"
         parts.append(
             "SELECT hour, agent_id, session_id, event_count, tool_call_count, error_count, latency_sum, latency_count, "
             "cost_sum, cost_count, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens "
-            f"FROM rollup_sessions_hourly WHERE {where}"
+            f"FROM rollup_sessions_hourly WHERE {_session_rollup_where(tenant, q, full, a)}"
         )
     for lo, hi in raw:
-        where = f"tenant_id = {a(tenant)} AND ts >= {a(lo)} AND ts <= {a(hi)}"
-        if q.agent_id is not None:
-            where += f" AND agent_id = {a(q.agent_id)}"
-        if q.exclude_metrics:
-            where += " AND source IS NOT 'otlp_metric'"
         parts.append(
             f"SELECT ts, agent_id, session_id, 1, event_type = 'tool_call', {_ERROR}, "
             "CASE WHEN event_type = 'tool_response' THEN duration_ms END, "
@@ -487,7 +497,7 @@ def session_agg(
             f"CASE WHEN event_type IN {_COST_TYPES} THEN cost_usd END, event_type IN {_COST_TYPES}, "
             + ", ".join(f"CASE WHEN event_type IN {_COST_TYPES} THEN {c} END"
                         for c in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"))
-            + f" FROM events WHERE {where}"
+            + f" FROM events WHERE {_session_events_where(tenant, q, lo, hi, a)}"
         )
     bucket = _bucket("t", q.buckets.step_and_offset())
     agent = "agent_id" if q.by_agent else "NULL"
@@ -566,18 +576,10 @@ def top_sessions_by_cost(
     a = _Args()
     parts: list[str] = []
     if full is not None:
-        where = f"tenant_id = {a(tenant)} AND hour >= {a(full[0])} AND hour < {a(full[1])} AND cost_count > 0"
-        if q.agent_id is not None:
-            where += f" AND agent_id = {a(q.agent_id)}"
-        if q.exclude_metrics:
-            where += " AND metric = 0"
+        where = _session_rollup_where(tenant, q, full, a) + " AND cost_count > 0"
         parts.append(f"SELECT session_id, cost_sum, cost_count FROM rollup_sessions_hourly WHERE {where}")
     for lo, hi in raw:
-        where = f"tenant_id = {a(tenant)} AND ts >= {a(lo)} AND ts <= {a(hi)} AND event_type IN {_COST_TYPES}"
-        if q.agent_id is not None:
-            where += f" AND agent_id = {a(q.agent_id)}"
-        if q.exclude_metrics:
-            where += " AND source IS NOT 'otlp_metric'"
+        where = _session_events_where(tenant, q, lo, hi, a) + f" AND event_type IN {_COST_TYPES}"
         parts.append(f"SELECT session_id, cost_usd, 1 FROM events WHERE {where}")
     sql = (
         "WITH r(session_id, cs, cc) AS (" + " UNION ALL ".join(parts) + ") "
