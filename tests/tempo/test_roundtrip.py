@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp.test_utils import TestClient
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
@@ -19,6 +20,16 @@ from tests.conftest import AppClientFactory
 from tests.tempo.support import decode_v1, decode_v2, export, pb_spans, recorded_run
 
 PROTOBUF = {"Accept": "application/protobuf"}
+ExportedRun = tuple[TestClient[Any, Any], list[ReadableSpan]]
+
+
+@pytest.fixture
+async def exported_run(store: Store, make_client: AppClientFactory) -> ExportedRun:
+    """A client whose store already holds ``recorded_run()``, sent through POST /v1/traces, and those spans."""
+    client = await make_client(store)
+    spans = recorded_run()
+    await export(client, spans)
+    return client, spans
 
 
 def _trace_id(spans: list[ReadableSpan]) -> str:
@@ -32,12 +43,8 @@ def _sent(spans: list[ReadableSpan]) -> dict[bytes, Any]:
             for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans}
 
 
-async def test_a_trace_comes_back_field_for_field_through_v2_and_v1(
-    store: Store, make_client: AppClientFactory,
-) -> None:
-    client = await make_client(store)
-    spans = recorded_run()
-    await export(client, spans)
+async def test_a_trace_comes_back_field_for_field_through_v2_and_v1(exported_run: ExportedRun) -> None:
+    client, spans = exported_run
     trace_id = _trace_id(spans)
     sent = _sent(spans)
 
@@ -61,10 +68,8 @@ async def test_a_trace_comes_back_field_for_field_through_v2_and_v1(
         assert services == {"tempo-agent"}
 
 
-async def test_v1_without_a_protobuf_accept_header_is_otlp_json(store: Store, make_client: AppClientFactory) -> None:
-    client = await make_client(store)
-    spans = recorded_run()
-    await export(client, spans)
+async def test_v1_without_a_protobuf_accept_header_is_otlp_json(exported_run: ExportedRun) -> None:
+    client, spans = exported_run
     resp = await client.get(f"/tempo/api/traces/{_trace_id(spans)}")
     assert resp.status == 200 and resp.content_type == "application/json"
     body = await resp.read()
@@ -85,12 +90,8 @@ async def test_v1_without_a_protobuf_accept_header_is_otlp_json(store: Store, ma
         assert (served.scope.name, served.scope.version) == (span.scope.name, span.scope.version)
 
 
-async def test_unknown_ids_are_404_malformed_ids_400_short_ids_padded(
-    store: Store, make_client: AppClientFactory,
-) -> None:
-    client = await make_client(store)
-    spans = recorded_run()
-    await export(client, spans)
+async def test_unknown_ids_are_404_malformed_ids_400_short_ids_padded(exported_run: ExportedRun) -> None:
+    client, spans = exported_run
     for path in ("/tempo/api/traces/", "/tempo/api/v2/traces/"):
         assert (await client.get(path + "0" * 31 + "1", headers=PROTOBUF)).status == 404
         bad = await client.get(path + "not-a-trace-id", headers=PROTOBUF)
@@ -101,10 +102,8 @@ async def test_unknown_ids_are_404_malformed_ids_400_short_ids_padded(
     assert padded.status == 200 and len(pb_spans(decode_v1(await padded.read()))) == len(spans)
 
 
-async def test_resending_the_same_spans_changes_nothing(store: Store, make_client: AppClientFactory) -> None:
-    client = await make_client(store)
-    spans = recorded_run()
-    await export(client, spans)
+async def test_resending_the_same_spans_changes_nothing(exported_run: ExportedRun) -> None:
+    client, spans = exported_run
     await export(client, spans)
     resp = await client.get(f"/tempo/api/traces/{_trace_id(spans)}", headers=PROTOBUF)
     assert len(pb_spans(decode_v1(await resp.read()))) == len(spans)
