@@ -3,43 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg
 
 from store import records
+from store.aggregate_reads import AggregateReads, AggregateSql
 from store.aggregates import (
     HOUR_US,
     AgentSessionStats,
-    Buckets,
-    EventAgg,
-    EventAggQuery,
     PercentileQuery,
     PercentileRow,
-    SessionAgg,
-    SessionAggQuery,
-    SessionCost,
-    event_split,
     rollup_rows,
     span_cutoff_ns,
-    split_range,
 )
-from store.aggregates_fold import agent_stats, analytics_result, percentile_rows, session_aggs
-from store.model import AnalyticsParams, AnalyticsResult, StoredEvent
+from store.aggregates_fold import agent_stats, percentile_rows
+from store.model import StoredEvent
 from store.plan import EventRow
 from store.postgres import queries as q
 from store.postgres import rows
 from store.postgres.connections import PgConnections
-from store.spans import NewSpan, SpanScan, StoredSpan
+from store.spans import NewSpan, StoredSpan
 
 __all__ = ("AnalyticsMixin", "after_retention", "write_rollups_and_spans")
 
 _SPAN_DELETE_BATCH = 5000
 _MAX_TRACE_SESSIONS = 500
-
-
-def _columns(records: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    return [list(col) for col in zip(*records, strict=True)]
 
 
 async def write_rollups_and_spans(
@@ -48,8 +37,8 @@ async def write_rollups_and_spans(
     """Inside the insert transaction: rollup increments (sorted keys), then spans (sorted keys)."""
     if event_rows:
         session_rows, type_rows = rollup_rows(event_rows)
-        await conn.execute(q.UPSERT_ROLLUP_SESSIONS, *_columns(session_rows))
-        await conn.execute(q.UPSERT_ROLLUP_TYPES, *_columns(type_rows))
+        await conn.execute(q.UPSERT_ROLLUP_SESSIONS, *rows.columns(session_rows))
+        await conn.execute(q.UPSERT_ROLLUP_TYPES, *rows.columns(type_rows))
     if not spans:
         return
     resources: dict[tuple[str, str], tuple[str, int]] = {}
@@ -63,11 +52,11 @@ async def write_rollups_and_spans(
     ordered = sorted(resources.items())
     await conn.execute(q.UPSERT_SPAN_RESOURCES, [k[0] for k, _ in ordered], [k[1] for k, _ in ordered],
                        [v[0] for _, v in ordered], [v[1] for _, v in ordered])
-    records = [(
+    span_rows = [(
         s.tenant_id, s.trace_id, s.span_id, s.parent_span_id, s.session_id, s.agent_id, s.service_name, s.name,
         s.kind, s.start_ns, s.end_ns, s.duration_ns, s.status_code, s.resource_key, s.body_json,
     ) for _, s in sorted(unique.items())]
-    await conn.execute(q.INSERT_SPANS, *_columns(records))
+    await conn.execute(q.INSERT_SPANS, *rows.columns(span_rows))
 
 
 async def after_retention(conns: PgConnections, tenant: str, cutoff_us: int, batch_size: int) -> None:
@@ -95,37 +84,14 @@ async def after_retention(conns: PgConnections, tenant: str, cutoff_us: int, bat
         pass
 
 
-class AnalyticsMixin:
+class AnalyticsMixin(AggregateReads):
     """Aggregations (rollups + the events at the range's edges) and the span reads of the Tempo API."""
 
     _c: PgConnections
+    _sql: ClassVar[AggregateSql] = q
 
-    async def aggregate_sessions(self, tenant: str, query: SessionAggQuery) -> list[SessionAgg]:
-        return (await self._sessions(tenant, query, with_totals=False))[0]
-
-    async def _sessions(
-        self, tenant: str, query: SessionAggQuery, *, with_totals: bool,
-    ) -> tuple[list[SessionAgg], list[SessionAgg]]:
-        full, raw = split_range(query.from_us, query.to_us, query.buckets)
-        if full is None and not raw:
-            return [], []
-        sql, args = q.session_agg(tenant, query, full, raw, with_totals=with_totals)
-        return session_aggs([tuple(r) for r in await self._c.fetch(sql, *args)])
-
-    async def aggregate_events(self, tenant: str, query: EventAggQuery) -> list[EventAgg]:
-        full, raw = event_split(query)
-        if full is None and not raw:
-            return []
-        sql, args = q.event_agg(tenant, query, full, raw)
-        n = len(query.group_by)
-        return [records.event_agg(r, n) for r in await self._c.fetch(sql, *args) if r[1 + n]]
-
-    async def top_sessions_by_cost(self, tenant: str, query: SessionAggQuery, limit: int) -> list[SessionCost]:
-        full, raw = split_range(query.from_us, query.to_us, Buckets())
-        if full is None and not raw:
-            return []
-        sql, args = q.top_sessions_by_cost(tenant, query, full, raw, limit)
-        return [SessionCost(r[0], float(r[1] or 0), int(r[2])) for r in await self._c.fetch(sql, *args)]
+    async def _rows(self, sql: str, args: Sequence[object]) -> list[Sequence[Any]]:
+        return [rows.seq(r) for r in await self._c.fetch(sql, *args)]
 
     async def duration_percentiles(self, tenant: str, query: PercentileQuery) -> list[PercentileRow]:
         if query.from_us > query.to_us or not query.percentiles:
@@ -141,17 +107,7 @@ class AnalyticsMixin:
 
         return await self._c.snapshot(work)
 
-    async def get_analytics(self, tenant: str, params: AnalyticsParams) -> AnalyticsResult:
-        query = SessionAggQuery(params.from_us, params.to_us, Buckets(params.granularity), agent_id=params.agent_id,
-                                exclude_metrics=params.exclude_metrics)
-        buckets, totals = await self._sessions(tenant, query, with_totals=True)   # one statement
-        return analytics_result(buckets, totals)
-
     # ------------------------------------------------------------------ spans
-
-    async def scan_spans(self, tenant: str, scan: SpanScan) -> list[StoredSpan]:
-        sql, args = q.scan_spans(tenant, scan)
-        return [records.stored_span(r) for r in await self._c.fetch(sql, *args)]
 
     async def get_trace_spans(self, tenant: str, trace_ids: Sequence[str]) -> list[StoredSpan]:
         ids = list(dict.fromkeys(trace_ids))
@@ -160,9 +116,6 @@ class AnalyticsMixin:
         found = [records.stored_span(r) for r in await self._c.fetch(q.SELECT_TRACE_SPANS, tenant, ids)]
         found.sort(key=lambda s: (s.trace_id, s.start_ns, s.span_id))
         return found
-
-    async def list_span_resources(self, tenant: str, since_ns: int, limit: int) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in await self._c.fetch(q.SELECT_SPAN_RESOURCES, tenant, since_ns, limit)]
 
     async def get_trace_events(
         self, tenant: str, session_ids: Sequence[str], from_us: int, to_us: int, limit: int,

@@ -10,7 +10,7 @@ import asyncpg
 from store.plan import EventRow
 from store.records import *  # noqa: F403  (every decoder of store.records is part of this module)
 
-__all__ = ("event_columns", "seq")
+__all__ = ("columns", "event_columns", "seq")
 
 
 def seq(r: asyncpg.Record) -> Sequence[Any]:
@@ -18,6 +18,11 @@ def seq(r: asyncpg.Record) -> Sequence[Any]:
     return cast(Sequence[Any], r)
 
 
+def columns(records: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows turned into one list per column: the arrays of an ``INSERT ... SELECT * FROM unnest(...)``."""
+    return [list(col) for col in zip(*records, strict=True)]
+
+
 def event_columns(event_rows: Sequence[EventRow]) -> list[list[Any]]:
     """The planned event rows turned into one list per column (the unnest insert's arrays)."""
-    return [list(col) for col in zip(*event_rows, strict=True)]
+    return columns(event_rows)

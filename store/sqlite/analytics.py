@@ -4,26 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from store import records
+from store.aggregate_reads import AggregateReads, AggregateSql
 from store.aggregates import (
     AgentSessionStats,
-    Buckets,
-    EventAgg,
-    EventAggQuery,
     PercentileQuery,
     PercentileRow,
-    SessionAgg,
-    SessionAggQuery,
-    SessionCost,
-    event_split,
     span_cutoff_ns,
-    split_range,
 )
-from store.aggregates_fold import PercentileFold, agent_stats, analytics_result, session_aggs
-from store.model import AnalyticsParams, AnalyticsResult, StoredEvent
-from store.spans import SpanScan, StoredSpan
+from store.aggregates_fold import PercentileFold, agent_stats
+from store.model import StoredEvent
+from store.spans import StoredSpan
 from store.sqlite import queries as q
 from store.sqlite import rows, writes
 from store.sqlite.connections import SQLiteConnections
@@ -44,41 +37,15 @@ async def after_retention(conns: SQLiteConnections, tenant: str, cutoff_us: int,
         pass
 
 
-class AnalyticsMixin:
+class AnalyticsMixin(AggregateReads):
     """Aggregations (rollups + the events at the range's edges) and the span reads of the Tempo API."""
 
     _c: SQLiteConnections
+    _sql: ClassVar[AggregateSql] = q
 
-    async def _all(self, sql: str, args: Sequence[Any]) -> list[Any]:
+    async def _rows(self, sql: str, args: Sequence[object]) -> list[Sequence[Any]]:
         async with self._c.read() as db, db.execute(sql, args) as cur:
             return list(await cur.fetchall())
-
-    async def aggregate_sessions(self, tenant: str, query: SessionAggQuery) -> list[SessionAgg]:
-        return (await self._sessions(tenant, query, with_totals=False))[0]
-
-    async def _sessions(
-        self, tenant: str, query: SessionAggQuery, *, with_totals: bool,
-    ) -> tuple[list[SessionAgg], list[SessionAgg]]:
-        full, raw = split_range(query.from_us, query.to_us, query.buckets)
-        if full is None and not raw:
-            return [], []
-        sql, args = q.session_agg(tenant, query, full, raw, with_totals=with_totals)
-        return session_aggs(await self._all(sql, args))
-
-    async def aggregate_events(self, tenant: str, query: EventAggQuery) -> list[EventAgg]:
-        full, raw = event_split(query)
-        if full is None and not raw:
-            return []
-        sql, args = q.event_agg(tenant, query, full, raw)
-        n = len(query.group_by)
-        return [records.event_agg(r, n) for r in await self._all(sql, args) if r[1 + n]]
-
-    async def top_sessions_by_cost(self, tenant: str, query: SessionAggQuery, limit: int) -> list[SessionCost]:
-        full, raw = split_range(query.from_us, query.to_us, Buckets())
-        if full is None and not raw:
-            return []
-        sql, args = q.top_sessions_by_cost(tenant, query, full, raw, limit)
-        return [SessionCost(r[0], float(r[1] or 0), int(r[2])) for r in await self._all(sql, args)]
 
     async def duration_percentiles(self, tenant: str, query: PercentileQuery) -> list[PercentileRow]:
         if query.from_us > query.to_us or not query.percentiles:
@@ -98,30 +65,17 @@ class AnalyticsMixin:
                 ended = list(await cur.fetchall())
         return agent_stats(totals, ended)
 
-    async def get_analytics(self, tenant: str, params: AnalyticsParams) -> AnalyticsResult:
-        query = SessionAggQuery(params.from_us, params.to_us, Buckets(params.granularity), agent_id=params.agent_id,
-                                exclude_metrics=params.exclude_metrics)
-        buckets, totals = await self._sessions(tenant, query, with_totals=True)   # one statement
-        return analytics_result(buckets, totals)
-
     # ------------------------------------------------------------------ spans
-
-    async def scan_spans(self, tenant: str, scan: SpanScan) -> list[StoredSpan]:
-        sql, args = q.scan_spans(tenant, scan)
-        return [records.stored_span(r) for r in await self._all(sql, args)]
 
     async def get_trace_spans(self, tenant: str, trace_ids: Sequence[str]) -> list[StoredSpan]:
         found: list[StoredSpan] = []
         ids = list(dict.fromkeys(trace_ids))
         for i in range(0, len(ids), _IN_CHUNK):
             chunk = ids[i:i + _IN_CHUNK]
-            found.extend(records.stored_span(r) for r in await self._all(
+            found.extend(records.stored_span(r) for r in await self._rows(
                 q.in_marks(q.SELECT_TRACE_SPANS, len(chunk)), (tenant, *chunk)))
         found.sort(key=lambda s: (s.trace_id, s.start_ns, s.span_id))
         return found
-
-    async def list_span_resources(self, tenant: str, since_ns: int, limit: int) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in await self._all(q.SELECT_SPAN_RESOURCES, (tenant, since_ns, limit))]
 
     async def get_trace_events(
         self, tenant: str, session_ids: Sequence[str], from_us: int, to_us: int, limit: int,
@@ -130,4 +84,4 @@ class AnalyticsMixin:
         if not ids:
             return []
         sql = q.in_marks(q.SELECT_TRACE_EVENTS, len(ids))
-        return [rows.stored_event(r) for r in await self._all(sql, (tenant, *ids, from_us, to_us, limit))]
+        return [rows.stored_event(r) for r in await self._rows(sql, (tenant, *ids, from_us, to_us, limit))]
