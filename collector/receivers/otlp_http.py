@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Final
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestPayloadError
 
 from collector.appkeys import clock_key, metrics_key, pipeline_key, settings_key
 from collector.auth import register_error_renderer
@@ -27,7 +24,6 @@ from collector.mapping.otlp_compression import (
     SUPPORTED_ENCODINGS,
     BodyTooLarge,
     CorruptBody,
-    Inflater,
     UnsupportedEncoding,
     parse_content_encoding,
 )
@@ -45,6 +41,7 @@ from collector.mapping.otlp_wire import (
     media_encoding,
     status_body,
 )
+from collector.receivers.body import StreamBroken, read_body
 from collector.tempo.codec import new_spans
 from store.errors import RetryableStoreError
 from store.spans import NewSpan
@@ -62,9 +59,6 @@ _ACCEPT_ENCODING: Final = ", ".join(("identity", *SUPPORTED_ENCODINGS))
 _PATHS: Final[tuple[tuple[str, Signal], ...]] = (
     ("/v1/traces", "traces"), ("/v1/logs", "logs"), ("/v1/metrics", "metrics"),
 )
-_ABSENT: Final = object()
-_AIOHTTP_PREFIX: Final = re.compile(r"^\d{3}, message:\s*")
-_AIOHTTP_CODINGS: Final = frozenset({"gzip", "deflate", "br", "zstd"})
 _HINT: Final = "OTLP/HTTP endpoints are POST /v1/traces, /v1/logs and /v1/metrics"
 
 
@@ -123,15 +117,13 @@ async def _handle(request: web.Request, *, signal: Signal) -> web.StreamResponse
             return _too_large(request, limit, encoding)
         with pipeline.reserve(_budget(request.content_length, coding, limit)):
             try:
-                body = await _read_body(request, coding, limit)
+                body = await read_body(request, coding, limit)
             except BodyTooLarge:
                 return _too_large(request, limit, encoding)
             except CorruptBody as exc:
                 response = _status(request, 400, str(exc), encoding)
                 response.force_close()
-                if isinstance(exc, _StreamBroken):
-                    # aiohttp would re-raise the stored payload error while draining the rest of
-                    # the body and log it as an unhandled exception; nothing more can be read.
+                if isinstance(exc, StreamBroken):
                     request.content.feed_eof()
                 return response
             try:
@@ -183,53 +175,6 @@ async def _span_rows(result: MappingResult, tenant: str, *, offload: bool) -> li
         return []
     call = partial(new_spans, result.spans, result.events, tenant)
     return await asyncio.to_thread(call) if offload else call()
-
-
-async def _read_body(request: web.Request, coding: str | None, limit: int) -> bytes:
-    """The uncompressed body, never holding more than ``limit`` bytes of it.
-
-    With aiohttp's default ``auto_decompress`` the stream is already being inflated, lazily and
-    under flow control (aiohttp >= 3.13), so counting while reading bounds memory. When the
-    server runs with ``auto_decompress=False`` (or for codings aiohttp passes through, such as
-    ``x-gzip``) we inflate here, incrementally, with the same bound.
-    """
-    stream = request.content
-    inflater: Inflater | None = None
-    if coding is not None:
-        marker = getattr(stream, "total_compressed_bytes", _ABSENT)
-        if marker is _ABSENT:  # older aiohttp: it inflates exactly these header values by default
-            header = request.headers.get("Content-Encoding", "").strip().lower()
-            aiohttp_inflates = header in _AIOHTTP_CODINGS
-        else:
-            aiohttp_inflates = marker is not None
-        if not aiohttp_inflates:
-            inflater = Inflater(coding, limit)
-    chunks: list[bytes] = []
-    total = 0
-    try:
-        while True:
-            chunk = await stream.readany()
-            if not chunk:
-                break
-            if inflater is not None:
-                chunk = inflater.feed(chunk)
-            total += len(chunk)
-            if total > limit:
-                raise BodyTooLarge(f"body exceeds {limit} bytes")
-            chunks.append(chunk)
-    except (HttpProcessingError, RequestPayloadError) as exc:
-        text = _AIOHTTP_PREFIX.sub("", str(exc)).strip()
-        if "size" in text.lower() and "decompress" in text.lower():
-            raise BodyTooLarge(text) from None
-        raise _StreamBroken(f"cannot read the request body: {text.strip()}") from None
-    if inflater is not None:
-        inflater.finish()
-    return b"".join(chunks)
-
-
-
-class _StreamBroken(CorruptBody):
-    """aiohttp itself failed to decode the body; its stream now holds the error."""
 
 
 # ------------------------------------------------------------------ errors and CORS
