@@ -26,6 +26,7 @@ __all__ = (
     "export_response",
     "media_encoding",
     "status_body",
+    "varint",
 )
 
 Encoding = Literal["protobuf", "json"]
@@ -59,10 +60,10 @@ def status_body(code: int, message: str, encoding: Encoding) -> bytes:
         return orjson.dumps({"code": code, "message": message})
     out = bytearray()
     if code:
-        out += b"\x08" + _varint(code)
+        out += b"\x08" + varint(code)
     raw = message.encode("utf-8", "replace")
     if raw:
-        out += b"\x12" + _varint(len(raw)) + raw
+        out += b"\x12" + varint(len(raw)) + raw
     return bytes(out)
 
 
@@ -94,7 +95,8 @@ def export_response(signal: Signal, encoding: Encoding, rejected: int, message: 
     ).SerializeToString())
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """A protobuf base-128 varint (negative values as their 64-bit two's complement)."""
     if value < 0:
         value += 1 << 64  # int32 negatives are sign-extended to 10 bytes
     out = bytearray()

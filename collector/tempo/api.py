@@ -14,6 +14,7 @@ from collector import __version__
 from collector.appkeys import store_key
 from collector.httputil import json_response, tenant_of
 from collector.mapping.otlp_model import Span
+from collector.mapping.otlp_wire import varint
 from collector.tempo.codec import traces_data, traces_json
 from collector.tempo.match import leaves
 from collector.tempo.search import SearchRequest, search
@@ -76,18 +77,6 @@ def _wants_protobuf(request: web.Request) -> bool:
     return "protobuf" in request.headers.get("Accept", "").lower()
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 async def echo(request: web.Request) -> web.Response:
     return _text(200, "echo")
 
@@ -126,7 +115,7 @@ async def trace_by_id_v2(request: web.Request) -> web.Response:
         return spans
     if _wants_protobuf(request):
         payload = traces_data(spans).SerializeToString()
-        return web.Response(body=b"\x0a" + _varint(len(payload)) + payload, content_type=PROTOBUF)
+        return web.Response(body=b"\x0a" + varint(len(payload)) + payload, content_type=PROTOBUF)
     return json_response({"trace": traces_json(spans)})
 
 
