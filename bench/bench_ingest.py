@@ -98,6 +98,8 @@ def _context(all_runs: list[PhaseResult], cfg: LoadConfig, backend: str) -> dict
         "window_s": cfg.duration, "load1_per_run": [round(r.load1, 2) for r in ok],
         "duplicates": sum(r.duplicates for r in ok),
         "acked_equals_stored": all(r.stored_total == r.acked_total for r in ok),
+        "commit_events_mean_per_run": [r.extra.get("commit_events_mean") for r in ok],
+        "commit_ms_mean_per_run": [r.extra.get("commit_ms_mean") for r in ok],
     }
     failed = [r for r in all_runs if r.errors]
     if failed:
@@ -126,7 +128,7 @@ def _emit_all(
     per_cpu_value = median(per_cpu) if per_cpu else None
     emit("ingest", "throughput_per_collector_cpu_second", per_cpu_value, "events/cpu-s", runs=n,
          per_run=[round(v) for v in per_cpu],
-         note="events acknowledged per CPU-second used by the collector (all threads, the SQLite writer process included)")
+         note="events acknowledged per CPU-second used by the collector (all threads, SQLite writer process included)")
     for p in (50, 95, 99):
         extra = {"target": TARGET_P95_FULL_MS} if p == 95 else {}
         emit("ingest", f"batch_latency_p{p}_full_throughput", median([r.pct(p) for r in full_runs]), "ms",

@@ -180,6 +180,26 @@ def _stored_events(url: str) -> int | None:
         return None
 
 
+def _commit_stats(url: str) -> dict[str, float]:
+    """Mean events and seconds per group commit, from the server's own /metrics."""
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=30) as resp:
+            text = resp.read().decode()
+    except OSError as exc:
+        log(f"could not read /metrics: {exc}")
+        return {}
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("agentlens_commit_events_sum", "agentlens_commit_events_count", "agentlens_commit_seconds_sum"):
+            values[name] = float(value)
+    count = values.get("agentlens_commit_events_count", 0.0)
+    if not count:
+        return {}
+    return {"commit_events_mean": round(values["agentlens_commit_events_sum"] / count, 1),
+            "commit_ms_mean": round(values["agentlens_commit_seconds_sum"] / count * 1000, 2)}
+
+
 def run_phase(db: DatabaseTarget, cfg: LoadConfig, *, profile: Path | None = None) -> PhaseResult:
     """Start a server on ``db``, drive it with ``cfg``, stop it; everything measured on the way."""
     streams = list(range(cfg.concurrency))
@@ -202,6 +222,7 @@ def run_phase(db: DatabaseTarget, cfg: LoadConfig, *, profile: Path | None = Non
 
         started, results = run_clients(ingest_client, args, on_start=on_start)
         stored = _stored_events(server.url)
+        commits = _commit_stats(server.url)
         rss = server.peak_rss_mb()
         startup = server.startup_seconds
     for proc in spy:
@@ -223,7 +244,7 @@ def run_phase(db: DatabaseTarget, cfg: LoadConfig, *, profile: Path | None = Non
         server_peak_rss_mb=rss,
         client_cpu_seconds=sum(res["cpu"] for res in results),
         load1=load1,
-        extra={"batches_in_window": len(window), "offered_rate": cfg.rate, "startup_s": startup},
+        extra={"batches_in_window": len(window), "offered_rate": cfg.rate, "startup_s": startup, **commits},
     )
 
 

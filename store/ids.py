@@ -45,22 +45,46 @@ class MonotonicUlid:
         self._prefix = ""
 
     def __call__(self, now_ms: int | None = None) -> str:
+        prefix, rand = self._reserve(1, now_ms)
+        return prefix + _encode_random(rand)
+
+    def many(self, n: int, now_ms: int | None = None) -> list[str]:
+        """``n`` consecutive ids (one batch): the same as ``n`` calls, several times cheaper.
+
+        Consecutive random parts share their first 60 bits except where the low 20 bits wrap,
+        so those 12 characters are encoded once per run instead of once per id.
+        """
+        if n <= 0:
+            return []
+        prefix, rand = self._reserve(n, now_ms)
+        out: list[str] = []
+        last = rand + n - 1
+        pairs = _PAIRS
+        while rand <= last:
+            high = rand >> 20
+            end = min(last, high << 20 | 0xFFFFF)
+            head = prefix + "".join([pairs[(high >> shift) & 1023] for shift in (50, 40, 30, 20, 10, 0)])
+            out += [head + pairs[(r >> 10) & 1023] + pairs[r & 1023] for r in range(rand, end + 1)]
+            rand = end + 1
+        return out
+
+    def _reserve(self, n: int, now_ms: int | None) -> tuple[str, int]:
+        """Claim ``n`` consecutive random values in one millisecond: (time characters, first value)."""
         ms = int(time.time() * 1000) if now_ms is None else now_ms
         with self._lock:
             if ms <= self._last_ms:
                 ms = self._last_ms
                 rand = self._last_rand + 1
-                if rand > _RANDOM_MAX:  # 2^80 ids in one millisecond: borrow the next one
+                if rand + n - 1 > _RANDOM_MAX:  # 2^80 ids in one millisecond: borrow the next one
                     ms += 1
                     rand = int.from_bytes(os.urandom(10), "big") >> 1
             else:
                 # Keep the top bit clear so increments within the millisecond cannot overflow.
                 rand = int.from_bytes(os.urandom(10), "big") >> 1
-            self._last_ms, self._last_rand = ms, rand
+            self._last_ms, self._last_rand = ms, rand + n - 1
             if ms != self._prefix_ms:  # the time characters change at most once per millisecond
                 self._prefix_ms, self._prefix = ms, _encode_time(min(ms, _TIME_MAX))
-            prefix = self._prefix
-        return prefix + _encode_random(rand)
+            return self._prefix, rand
 
 
 new_ulid = MonotonicUlid()

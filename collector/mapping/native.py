@@ -51,13 +51,14 @@ def parse_ingest_body(
     *,
     tenant: str,
     now_us: Callable[[], int],
-    mint_id: Callable[[], str] = new_ulid,
+    mint_ids: Callable[[int], list[str]] = new_ulid.many,
 ) -> list[NewEvent]:
     """Validate a native ingest body and turn it into events in processing order.
 
     Processing order (the order of the 201 response and of chain appends): sessions in order
     of first appearance; within a session, stable-sorted by instant (ties keep request order).
-    Server ids are minted in that order, so they increase along every chain.
+    Server ids are minted in that order (``mint_ids(n)``: n increasing ids), so they increase
+    along every chain.
 
     Raises ``InvalidJson`` when the body is not JSON and ``ValidationFailed`` with every
     problem found (paths like ``events.3.payload.toolName``) when it does not fit the schema.
@@ -99,13 +100,14 @@ def parse_ingest_body(
 
     out: list[NewEvent] = []
     append = out.append
+    minted = iter(mint_ids(sum(1 for item in accepted if item[8] is None)))
     for group in groups.values():
         if len(group) > 1:
             group.sort(key=_BY_INSTANT)  # list.sort is stable
         for session_id, ts_us, stamp, agent_id, event_type, severity, payload, metadata, cid in group:
             append(build_event(
                 tenant=tenant,
-                event_id=mint_id() if cid is None else cid,
+                event_id=next(minted) if cid is None else cid,
                 dedupe=cid is not None,
                 timestamp=stamp,
                 ts_us=ts_us,

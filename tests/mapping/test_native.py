@@ -54,7 +54,8 @@ class Counter:
 def parse(raw: bytes, mint_id: Callable[[], str] | None = None, tenant: str = "tenant-a") -> list[NewEvent]:
     if mint_id is None:
         return parse_ingest_body(raw, tenant=tenant, now_us=lambda: NOW_US)
-    return parse_ingest_body(raw, tenant=tenant, now_us=lambda: NOW_US, mint_id=mint_id)
+    return parse_ingest_body(raw, tenant=tenant, now_us=lambda: NOW_US,
+                             mint_ids=lambda n: [mint_id() for _ in range(n)])
 
 
 def problems(raw: bytes) -> list[tuple[str, str]]:
