@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 __all__ = (
     "INT64_MAX",
@@ -16,6 +16,7 @@ __all__ = (
     "SpanOr",
     "SpanScan",
     "StoredSpan",
+    "check_span_cmp",
 )
 
 INT64_MAX = (1 << 63) - 1
@@ -88,6 +89,16 @@ class SpanCmp:
     column: SpanColumn
     op: CmpOp
     value: str | int
+
+
+_COLUMNS: frozenset[str] = frozenset(get_args(SpanColumn))
+_OPS: frozenset[str] = frozenset(get_args(CmpOp))
+
+
+def check_span_cmp(f: SpanCmp) -> None:
+    """``ValueError`` unless the column and operator are ones the types allow: backends splice both into SQL."""
+    if f.column not in _COLUMNS or f.op not in _OPS:
+        raise ValueError(f"unsupported span condition {f.column} {f.op}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from store.aggregates import EventAggQuery, PercentileQuery, SessionAggQuery
 from store.model import EventQuery, SessionQuery
 from store.plan import EVENT_COLUMNS
-from store.spans import SpanAnd, SpanCmp, SpanContains, SpanFilter, SpanScan
+from store.spans import SpanAnd, SpanCmp, SpanContains, SpanFilter, SpanScan, check_span_cmp
 
 # ruff: noqa: E501
 
@@ -713,15 +713,9 @@ DELETE_SPANS_BATCH = (
 )
 DELETE_STALE_SPAN_RESOURCES = "DELETE FROM span_resources WHERE tenant_id = $1 AND last_seen_ns <= $2"
 
-_SPAN_OPS = frozenset({"=", "!=", ">", ">=", "<", "<="})
-_SPAN_FILTER_COLUMNS = frozenset({"name", "service_name", "kind", "status_code", "duration_ns", "start_ns",
-                                  "parent_span_id"})
-
-
 def _span_filter(f: SpanFilter, p: Params) -> str:
     if isinstance(f, SpanCmp):
-        if f.column not in _SPAN_FILTER_COLUMNS or f.op not in _SPAN_OPS:
-            raise ValueError(f"unsupported span condition {f.column} {f.op}")
+        check_span_cmp(f)
         return f"s.{f.column} {f.op} {p.add(f.value)}"
     if isinstance(f, SpanContains):
         return f"strpos({'s.body' if f.target == 'body' else 'r.body'}, {p.add(f.needle)}) > 0"
