@@ -10,7 +10,7 @@ from store.model import RetentionResult
 
 __all__ = (
     "AnchorWrite", "Anchored", "DeletedRun", "RetentionBatch", "delete_expired", "fold_digest", "merge_anchor",
-    "plan_retention_batch",
+    "plan_retention_batch", "retention_totals",
 )
 
 
@@ -147,3 +147,11 @@ async def delete_expired(
         sessions_deleted += len(gone)
         anchored.difference_update(gone)
     return RetentionResult(deleted, sessions_deleted, len(anchored), cutoff_us)
+
+
+def retention_totals(results: Sequence[tuple[str, RetentionResult]]) -> tuple[int, int, int]:
+    """(deleted events, deleted sessions, anchored sessions) of a run over all its tenants."""
+    return (
+        sum(r.deleted_count for _, r in results), sum(r.sessions_deleted for _, r in results),
+        sum(r.anchored_sessions for _, r in results),
+    )

@@ -24,6 +24,7 @@ from store.postgres import rows
 from store.postgres.analytics import after_retention
 from store.postgres.connections import PgConnections
 from store.postgres.maintenance import apply_retention
+from store.retention import retention_totals
 from store.timefmt import format_ms, parse_rfc3339_or
 
 __all__ = ("AdminMixin",)
@@ -169,12 +170,9 @@ class AdminMixin:
         self, *, started_at: str, cutoff: str, results: Sequence[tuple[str, RetentionResult]], duration_ms: float,
     ) -> None:
         args = (
-            started_at, cutoff, sum(r.deleted_count for _, r in results),
-            sum(r.sessions_deleted for _, r in results), sum(r.anchored_sessions for _, r in results),
-            float(duration_ms), rowcodec.retention_details(results),
+            started_at, cutoff, *retention_totals(results), float(duration_ms), rowcodec.retention_details(results),
         )
         await self._c.transaction(lambda conn: conn.execute(q.INSERT_RETENTION_RUN, *args))
 
     async def list_retention_runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest audit rows of retention runs (for tests and operators)."""
         return [rowcodec.retention_run(rows.seq(r)) for r in await self._c.fetch(q.SELECT_RETENTION_RUNS, limit)]

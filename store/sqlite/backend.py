@@ -36,7 +36,7 @@ from store.model import (
     StoredEvent,
     VerifiedTimeline,
 )
-from store.retention import delete_expired
+from store.retention import delete_expired, retention_totals
 from store.spans import NewSpan
 from store.sqlite import queries as q
 from store.sqlite import rows, writes
@@ -83,10 +83,14 @@ class SQLiteStore(AnalyticsMixin, TimelineReads):
     async def close(self) -> None:
         await self._c.close()
 
+    async def _one(self, sql: str, args: Sequence[object]) -> Sequence[Any] | None:
+        """The first row of one read statement (``_rows`` gives them all), or ``None``."""
+        async with self._c.read() as db, db.execute(sql, args) as cur:
+            return await cur.fetchone()
+
     async def ping(self) -> float:
         start = time.perf_counter()
-        async with self._c.read() as db:
-            await (await db.execute(q.SELECT_ONE)).fetchone()
+        await self._one(q.SELECT_ONE, ())
         return (time.perf_counter() - start) * 1000
 
     # ------------------------------------------------------------------ writes
@@ -157,8 +161,7 @@ class SQLiteStore(AnalyticsMixin, TimelineReads):
             return int((await cur.fetchone() or (0,))[0])
 
     async def get_event(self, tenant: str, event_id: str) -> StoredEvent | None:
-        async with self._c.read() as db, db.execute(q.SELECT_EVENT, (tenant, event_id)) as cur:
-            row = await cur.fetchone()
+        row = await self._one(q.SELECT_EVENT, (tenant, event_id))
         return rows.stored_event(row) if row else None
 
     async def get_events_by_ids(self, tenant: str, event_ids: Sequence[str]) -> list[StoredEvent]:
@@ -236,21 +239,17 @@ class SQLiteStore(AnalyticsMixin, TimelineReads):
 
     async def count_sessions(self, tenant: str, query: SessionQuery) -> int:
         where, params = q.session_filters(query, self._idle_before())
-        async with self._c.read() as db, db.execute(q.count_sessions(where), (tenant, *params)) as cur:
-            return int((await cur.fetchone() or (0,))[0])
+        return int((await self._one(q.count_sessions(where), (tenant, *params)) or (0,))[0])
 
     async def get_session(self, tenant: str, session_id: str) -> Session | None:
-        async with self._c.read() as db, db.execute(q.SELECT_SESSION, (tenant, session_id)) as cur:
-            row = await cur.fetchone()
+        row = await self._one(q.SELECT_SESSION, (tenant, session_id))
         return rowcodec.session_from_state(rows.session_state(row), self._idle_before()) if row else None
 
     async def list_agents(self, tenant: str) -> list[Agent]:
-        async with self._c.read() as db, db.execute(q.SELECT_AGENTS, (tenant,)) as cur:
-            return [rowcodec.agent_from_row(r) for r in await cur.fetchall()]
+        return [rowcodec.agent_from_row(r) for r in await self._rows(q.SELECT_AGENTS, (tenant,))]
 
     async def get_agent(self, tenant: str, agent_id: str) -> Agent | None:
-        async with self._c.read() as db, db.execute(q.SELECT_AGENT, (tenant, agent_id)) as cur:
-            row = await cur.fetchone()
+        row = await self._one(q.SELECT_AGENT, (tenant, agent_id))
         return rowcodec.agent_from_row(row) if row else None
 
     # ------------------------------------------------------------------ analytics, stats
@@ -263,8 +262,7 @@ class SQLiteStore(AnalyticsMixin, TimelineReads):
             args.append(agent_id)
         args.extend(tags or ())
         sql = q.alert_window_stats(agent_id is not None, len(tags or ()))
-        async with self._c.read() as db, db.execute(sql, args) as cur:
-            return rowcodec.alert_window_stats(await cur.fetchone())
+        return rowcodec.alert_window_stats(await self._one(sql, args))
 
     async def get_stats(self, tenant: str) -> StorageStats:
         async with self._c.read() as db:
@@ -292,12 +290,10 @@ class SQLiteStore(AnalyticsMixin, TimelineReads):
         await self._c.run_write(partial(writes.delete_alert_rule, tenant=tenant, rule_id=rule_id))
 
     async def list_alert_rules(self, tenant: str) -> list[AlertRule]:
-        async with self._c.read() as db, db.execute(q.SELECT_ALERT_RULES, (tenant,)) as cur:
-            return [rows.alert_rule(r) for r in await cur.fetchall()]
+        return [rows.alert_rule(r) for r in await self._rows(q.SELECT_ALERT_RULES, (tenant,))]
 
     async def get_alert_rule(self, tenant: str, rule_id: str) -> AlertRule | None:
-        async with self._c.read() as db, db.execute(q.SELECT_ALERT_RULE, (tenant, rule_id)) as cur:
-            row = await cur.fetchone()
+        row = await self._one(q.SELECT_ALERT_RULE, (tenant, rule_id))
         return rows.alert_rule(row) if row else None
 
     async def insert_alert_history(self, tenant: str, entry: AlertHistoryEntry) -> None:
@@ -329,14 +325,12 @@ class SQLiteStore(AnalyticsMixin, TimelineReads):
         await self._c.run_write(partial(writes.insert_api_key, key=key))
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
-        async with self._c.read() as db, db.execute(q.SELECT_API_KEY_BY_HASH, (key_hash,)) as cur:
-            row = await cur.fetchone()
+        row = await self._one(q.SELECT_API_KEY_BY_HASH, (key_hash,))
         return rows.api_key(row) if row else None
 
     async def list_api_keys(self, tenant: str | None) -> list[ApiKey]:
         sql, args = (q.SELECT_API_KEYS_ALL, ()) if tenant is None else (q.SELECT_API_KEYS_TENANT, (tenant,))
-        async with self._c.read() as db, db.execute(sql, args) as cur:
-            return [rows.api_key(r) for r in await cur.fetchall()]
+        return [rows.api_key(r) for r in await self._rows(sql, args)]
 
     async def revoke_api_key(self, tenant: str | None, key_id: str, when: int) -> ApiKey:
         return await self._c.run_write(partial(writes.revoke_api_key, tenant=tenant, key_id=key_id, when=when))
@@ -345,12 +339,10 @@ class SQLiteStore(AnalyticsMixin, TimelineReads):
         await self._c.run_write(partial(writes.touch_api_key, key_id=key_id, when=when))
 
     async def count_api_keys(self) -> int:
-        async with self._c.read() as db, db.execute(q.COUNT_USABLE_API_KEYS, (int(time.time()),)) as cur:
-            return int((await cur.fetchone() or (0,))[0])
+        return int((await self._one(q.COUNT_USABLE_API_KEYS, (int(time.time()),)) or (0,))[0])
 
     async def get_settings(self, tenant: str) -> dict[str, str]:
-        async with self._c.read() as db, db.execute(q.SELECT_SETTINGS, (tenant,)) as cur:
-            return {str(k): str(v) for k, v in await cur.fetchall()}
+        return {str(k): str(v) for k, v in await self._rows(q.SELECT_SETTINGS, (tenant,))}
 
     async def put_settings(self, tenant: str, values: Mapping[str, str]) -> None:
         await self._c.run_write(partial(writes.put_settings, tenant=tenant, values=dict(values)))
@@ -369,8 +361,7 @@ class SQLiteStore(AnalyticsMixin, TimelineReads):
     # ------------------------------------------------------------------ maintenance
 
     async def list_tenants(self) -> list[str]:
-        async with self._c.read() as db, db.execute(q.SELECT_TENANTS) as cur:
-            return sorted({str(r[0]) for r in await cur.fetchall()})
+        return sorted({str(r[0]) for r in await self._rows(q.SELECT_TENANTS, ())})
 
     async def apply_retention(self, tenant: str, cutoff_us: int, *, batch_size: int = 5000) -> RetentionResult:
         result = await delete_expired(  # one short transaction per batch: ingest commits in between
@@ -387,20 +378,13 @@ class SQLiteStore(AnalyticsMixin, TimelineReads):
     async def record_retention_run(
         self, *, started_at: str, cutoff: str, results: Sequence[tuple[str, RetentionResult]], duration_ms: float,
     ) -> None:
-        totals = (
-            sum(r.deleted_count for _, r in results), sum(r.sessions_deleted for _, r in results),
-            sum(r.anchored_sessions for _, r in results),
-        )
-        details = rowcodec.retention_details(results)
         await self._c.run_write(partial(
-            writes.record_retention_run, started_at=started_at, cutoff=cutoff, totals=totals,
-            duration_ms=duration_ms, details=details,
+            writes.record_retention_run, started_at=started_at, cutoff=cutoff, totals=retention_totals(results),
+            duration_ms=duration_ms, details=rowcodec.retention_details(results),
         ))
 
     async def list_retention_runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest audit rows of retention runs (for tests and operators)."""
-        async with self._c.read() as db, db.execute(q.SELECT_RETENTION_RUNS, (limit,)) as cur:
-            return [rowcodec.retention_run(r) for r in await cur.fetchall()]
+        return [rowcodec.retention_run(r) for r in await self._rows(q.SELECT_RETENTION_RUNS, (limit,))]
 
 
 async def migrate_database(path: str | Path) -> list[str]:
