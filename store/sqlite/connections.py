@@ -17,6 +17,7 @@ import aiosqlite
 from store.errors import InvalidInput, StoreClosed, StoreError, Unavailable
 from store.migrate import list_migrations
 from store.sqlite import queries as q
+from store.sqlite.checkpoint import WRITER_AUTOCHECKPOINT_PAGES
 
 if TYPE_CHECKING:
     from store.sqlite.writer import Writer
@@ -46,11 +47,13 @@ PRAGMA_FOREIGN_KEYS = "PRAGMA foreign_keys = ON"
 PRAGMA_QUERY_ONLY = "PRAGMA query_only = ON"
 # Temporary b-trees for sorts and DISTINCT in memory rather than in temp files.
 PRAGMA_TEMP_STORE = "PRAGMA temp_store = MEMORY"
+# The writer checkpoints only as a backstop; a background thread does it (store/sqlite/checkpoint.py).
+PRAGMA_WAL_AUTOCHECKPOINT = f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}"
 
 WRITER_PRAGMAS = (
     PRAGMA_PAGE_SIZE,
     PRAGMA_JOURNAL_MODE, PRAGMA_SYNCHRONOUS, PRAGMA_CACHE_SIZE, PRAGMA_BUSY_TIMEOUT,
-    PRAGMA_FOREIGN_KEYS, PRAGMA_TEMP_STORE,
+    PRAGMA_FOREIGN_KEYS, PRAGMA_TEMP_STORE, PRAGMA_WAL_AUTOCHECKPOINT,
 )
 READER_PRAGMAS = (PRAGMA_CACHE_SIZE, PRAGMA_BUSY_TIMEOUT, PRAGMA_FOREIGN_KEYS, PRAGMA_QUERY_ONLY, PRAGMA_TEMP_STORE)
 

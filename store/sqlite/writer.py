@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 from store.errors import StoreClosed, StoreError, Unavailable
 from store.sqlite import writes
+from store.sqlite.checkpoint import Checkpointer
 from store.sqlite.connections import open_writer, run_transaction
 
 __all__ = ("ProcessWriter", "ThreadWriter", "Writer")
@@ -48,9 +49,10 @@ class Writer(Protocol):
 class ThreadWriter:
     """The writer connection confined to one thread of this process."""
 
-    def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
+    def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor, checkpointer: Checkpointer) -> None:
         self._conn = conn
         self._executor = executor
+        self._checkpointer = checkpointer
         self._closed = False
 
     @classmethod
@@ -61,20 +63,23 @@ class ThreadWriter:
         except BaseException:
             executor.shutdown(wait=False)
             raise
-        return cls(conn, executor)
+        return cls(conn, executor, Checkpointer(path))
 
     async def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._closed:
             raise StoreClosed("store is closed")
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, run_transaction, self._conn, fn)
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, run_transaction, self._conn, fn)
         except RuntimeError as exc:  # the executor was shut down under us
             raise StoreClosed("store is closed") from exc
+        self._checkpointer.poke()
+        return result
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        await asyncio.to_thread(self._checkpointer.close)
         await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
         self._executor.shutdown(wait=True)
 
@@ -194,7 +199,8 @@ def _child_main(path: str, migrate: bool, sock: socket.socket) -> None:
         _answer(stream, False, exc if isinstance(exc, StoreError) else Unavailable(f"cannot open {path}: {exc}"))
         return
     _answer(stream, True, os.getpid())
-    with conn:
+    checkpointer = Checkpointer(Path(path))
+    try:
         while True:
             header = stream.read(_HEADER.size)
             if len(header) < _HEADER.size:
@@ -208,6 +214,10 @@ def _child_main(path: str, migrate: bool, sock: socket.socket) -> None:
                 _answer(stream, False, failure)
             else:
                 _answer(stream, True, result)
+                checkpointer.poke()
+    finally:
+        checkpointer.close()
+        conn.close()
 
 
 def _answer(stream: Any, ok: bool, value: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -57,5 +59,29 @@ async def test_close_ends_the_child_and_later_writes_are_refused(tmp_path: Path)
     reopened = await SQLiteStore.open(tmp_path / "p.db")  # the data is there for the next process
     try:
         assert await reopened.count_events("default", EventQuery()) == 1
+    finally:
+        await reopened.close()
+
+
+@pytest.mark.parametrize("writer_process", [True, False], ids=["process", "thread"])
+async def test_committed_pages_reach_the_database_file_in_the_background(tmp_path: Path, writer_process: bool) -> None:
+    """The writer checkpoints only at 16k WAL pages; the background checkpointer copies far sooner."""
+    path = tmp_path / "c.db"
+    store = await SQLiteStore.open(path, writer_process=writer_process)
+    try:
+        before = path.stat().st_size
+        blob = "x" * 2000
+        for batch in range(10):  # ~4 MB of events: far below the writer's own checkpoint threshold
+            await store.insert_events([custom(f"s{batch}", {"blob": blob, "i": i}) for i in range(200)])
+        deadline = asyncio.get_running_loop().time() + 30
+        while path.stat().st_size < before + 3_000_000:
+            assert asyncio.get_running_loop().time() < deadline, "the WAL was never copied into the database"
+            await asyncio.sleep(0.02)
+    finally:
+        await store.close()
+    assert not [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"]
+    reopened = await SQLiteStore.open(path)
+    try:
+        assert await reopened.count_events("default", EventQuery()) == 2000
     finally:
         await reopened.close()
