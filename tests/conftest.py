@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from collector.app import create_app
 from collector.config import Settings, load_settings
 from store.factory import open_store
 from store.interface import Store
-from tests.support import pg_admin_dsn, pg_database_url
+from tests.support import drop_templates, pg_admin_dsn, pg_database_url, release_databases
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -35,14 +36,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_dsn() -> str:
+def pg_dsn() -> Iterator[str]:
     """An admin DSN for the local PostgreSQL; skipped with a reason when there is none (fails in CI)."""
     dsn, reason = pg_admin_dsn()
     if dsn is None:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required in CI: {reason}")
         pytest.skip(f"PostgreSQL not reachable: {reason}")
-    return dsn
+    yield dsn
+    asyncio.run(drop_templates())  # make_store's reusable databases and their template
 
 
 StoreFactory = Callable[..., Awaitable[Store]]
@@ -66,7 +68,7 @@ async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
             dsn = request.getfixturevalue("pg_dsn")
             url = shared.get("postgresql") if shared_db else None
             if url is None:
-                url = await pg_database_url(dsn, databases)
+                url = await pg_database_url(dsn, databases, migrated=True)
         if shared_db:
             shared[backend] = url
         st = await open_store(url, **options)
@@ -77,9 +79,7 @@ async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
     for st in opened:
         await st.close()
     if databases:
-        from tests.support import drop_databases
-
-        await drop_databases(request.getfixturevalue("pg_dsn"), databases)
+        await release_databases(request.getfixturevalue("pg_dsn"), databases)
 
 
 @pytest.fixture

@@ -58,18 +58,84 @@ def _with_database(dsn: str, name: str) -> str:
     return f"{base}/{name}" + (f"?{tail}" if tail else "")
 
 
-async def pg_database_url(admin_dsn: str, created: list[str]) -> str:
-    """Create a fresh database and return its URL; its name is appended to ``created``."""
+async def pg_database_url(admin_dsn: str, created: list[str], *, migrated: bool = False) -> str:
+    """Create a fresh database and return its URL; its name is appended to ``created``.
+
+    ``migrated=True`` gives a database that already holds every migration and no rows: one an
+    earlier test handed back with ``release_databases``, else a copy of a migrated template (made
+    once per test process). Creating and dropping a database costs ~0.5 s here, emptying one ~10 ms.
+    """
     import asyncpg
 
+    free = _FREE.get(admin_dsn)
+    if migrated and free:
+        name = free.pop()
+        created.append(name)
+        return _with_database(admin_dsn, name)
     name = f"alc_test_{uuid.uuid4().hex[:12]}"
+    template = await _migrated_template(admin_dsn) if migrated else None
     conn = await asyncpg.connect(admin_dsn)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await conn.close()
     created.append(name)
     return _with_database(admin_dsn, name)
+
+
+_TEMPLATES: dict[str, str] = {}
+_FREE: dict[str, list[str]] = {}
+
+
+async def _migrated_template(admin_dsn: str) -> str:
+    """This process's migrated template database (dropped by ``drop_templates``)."""
+    name = _TEMPLATES.get(admin_dsn)
+    if name is None:
+        from store.factory import open_store
+
+        made: list[str] = []
+        url = await pg_database_url(admin_dsn, made)
+        store = await open_store(url)  # applies every migration
+        await store.close()
+        name = _TEMPLATES[admin_dsn] = made[0]
+    return name
+
+
+async def release_databases(admin_dsn: str, names: list[str]) -> None:
+    """Empty migrated databases (every table but the migration record) for reuse; drop any that resist.
+
+    The stores on them must be closed: a connection still holding a lock makes the reset time out,
+    and that database is dropped instead.
+    """
+    import asyncpg
+
+    for name in names:
+        try:
+            conn = await asyncpg.connect(_with_database(admin_dsn, name), timeout=5)
+            try:
+                await conn.execute("SET lock_timeout = '2s'")
+                tables = await conn.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'")
+                sequences = await conn.fetch("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+                async with conn.transaction():  # DELETE: ~10 ms for a test's rows; TRUNCATE took ~150 ms
+                    for (table,) in tables:
+                        await conn.execute(f'DELETE FROM "{table}"')
+                    for (sequence,) in sequences:
+                        await conn.execute(f'ALTER SEQUENCE "{sequence}" RESTART')
+            finally:
+                await conn.close()
+        except (asyncpg.PostgresError, OSError, TimeoutError):
+            await drop_databases(admin_dsn, [name])
+            continue
+        _FREE.setdefault(admin_dsn, []).append(name)
+
+
+async def drop_templates() -> None:
+    """Drop the reusable databases and the template of this test process."""
+    for dsn in list(_FREE):
+        await drop_databases(dsn, _FREE.pop(dsn))
+    for dsn in list(_TEMPLATES):
+        await drop_databases(dsn, [_TEMPLATES.pop(dsn)])
 
 
 async def drop_databases(admin_dsn: str, names: list[str]) -> None:
