@@ -8,8 +8,12 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from collector.appkeys import tenant_key
+from collector.mapping.otlp_compression import BodyTooLarge as InflatedTooLarge
+from collector.mapping.otlp_compression import CorruptBody, Inflater
 from store.timefmt import parse_query_time
 
 __all__ = (
@@ -110,21 +114,45 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
-async def read_limited(request: web.Request, limit: int) -> bytes:
-    """Read the (already decompressed) body, failing as soon as it exceeds ``limit`` bytes."""
+_AIOHTTP_PREFIX = re.compile(r"^\d{3}, message:\s*")
+
+
+async def read_limited(request: web.Request, limit: int, coding: str | None = None) -> bytes:
+    """The body, with its Content-Encoding ``coding`` undone, failing as soon as it exceeds ``limit``.
+
+    Raises ``BodyTooLarge`` past the limit (checked on the uncompressed bytes: a gzip bomb stops
+    there, memory bounded) and ``CorruptBody`` when the body is not valid data for its coding or
+    the stream broke. The application runs with ``auto_decompress=False``
+    (``collector.security.HANDLER_ARGS``), so the stream holds the bytes as sent; ``coding`` comes
+    from ``parse_content_encoding``.
+    """
     length = request.content_length
     if length is not None and length > limit:
         raise BodyTooLarge(limit)
+    stream = request.content
+    inflater = Inflater(coding, limit) if coding is not None else None
     chunks: list[bytes] = []
     total = 0
-    while True:
-        chunk = await request.content.readany()
-        if not chunk:
-            break
-        total += len(chunk)
-        if total > limit:
-            raise BodyTooLarge(limit)
-        chunks.append(chunk)
+    try:
+        while True:
+            chunk = await stream.readany()
+            if not chunk:
+                break
+            if inflater is not None:
+                chunk = inflater.feed(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise BodyTooLarge(limit)
+            chunks.append(chunk)
+        if inflater is not None:
+            inflater.finish()
+    except InflatedTooLarge:
+        raise BodyTooLarge(limit) from None
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        # the stream now holds the error: aiohttp would re-raise it while draining the rest of
+        # the body and log it as unhandled; nothing more can be read
+        stream.feed_eof()
+        raise CorruptBody(f"cannot read the request body: {_AIOHTTP_PREFIX.sub('', str(exc)).strip()}") from None
     return b"".join(chunks)
 
 

@@ -28,7 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # aiohttp's HTTP parser limits (web.Application(handler_args=...)): a request line or header field
 # above 8 KiB, or more than 100 header fields, is refused by the parser; idle keep-alive
 # connections are closed after 75 s. Bodies are not inflated by aiohttp: the ingest routes undo
-# their Content-Encoding themselves, bounded (collector.receivers.body), so that a corrupt or
+# their Content-Encoding themselves, bounded (collector.httputil.read_limited), so that a corrupt or
 # oversized compressed body gets our 400/413 answer instead of a bare parser error.
 HANDLER_ARGS: dict[str, Any] = {
     "auto_decompress": False,

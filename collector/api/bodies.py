@@ -10,6 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from collector.httputil import ApiError, BodyTooLarge, is_json_content_type, read_limited
 from collector.mapping.errors import InvalidJson, ValidationFailed
+from collector.mapping.otlp_compression import CorruptBody
 from collector.mapping.validate import quote, type_name
 
 __all__ = (
@@ -49,6 +50,8 @@ async def read_json_bytes(request: web.Request, limit: int = MANAGEMENT_BODY_LIM
         return await read_limited(request, limit)
     except BodyTooLarge as exc:
         raise ApiError(413, "Request body too large", extra={"maxSize": exc.limit}) from exc
+    except CorruptBody as exc:  # the stream broke (no Content-Encoding is decoded here)
+        raise ApiError(400, str(exc)) from None
 
 
 async def read_json(request: web.Request, limit: int = MANAGEMENT_BODY_LIMIT) -> Any:

@@ -16,6 +16,7 @@ from collector.appkeys import clock_key, store_key
 from collector.grafana.catalog import DIMENSIONS, FILTER_KEYS, METRICS, metric_list
 from collector.grafana.query import QueryError, TargetRequest, run_target
 from collector.httputil import ApiError, BodyTooLarge, json_response, read_limited, tenant_of
+from collector.mapping.otlp_compression import CorruptBody
 from store.aggregates import EventAggQuery
 from store.model import EVENT_TYPES
 from store.timefmt import parse_query_time
@@ -40,6 +41,8 @@ async def _body(request: web.Request) -> dict[str, Any]:
         raw = await read_limited(request, MAX_BODY)
     except BodyTooLarge as exc:
         raise ApiError(413, str(exc), extra={"message": str(exc)}) from None
+    except CorruptBody as exc:
+        raise _bad(str(exc)) from None
     if not raw.strip():
         return {}
     return _json_object(raw, "the body")

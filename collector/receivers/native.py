@@ -7,16 +7,14 @@ from typing import Final
 from aiohttp import web
 
 from collector.appkeys import clock_key, pipeline_key, settings_key
-from collector.httputil import ApiError, is_json_content_type, json_response, tenant_of
+from collector.httputil import ApiError, BodyTooLarge, is_json_content_type, json_response, read_limited, tenant_of
 from collector.mapping.native import parse_ingest_body
 from collector.mapping.otlp_compression import (
     SUPPORTED_ENCODINGS,
-    BodyTooLarge,
     CorruptBody,
     UnsupportedEncoding,
     parse_content_encoding,
 )
-from collector.receivers.body import StreamBroken, read_body
 
 __all__ = ("post_events",)
 
@@ -36,16 +34,12 @@ async def post_events(request: web.Request) -> web.Response:
     pipeline = request.app[pipeline_key]
     pipeline.check_capacity()
     limit = settings.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise _too_large(limit)
     with pipeline.reserve(min(request.content_length or limit, limit)):
         try:
-            body = await read_body(request, coding, limit)
-        except BodyTooLarge:
-            raise _too_large(limit) from None
+            body = await read_limited(request, limit, coding)
+        except BodyTooLarge as exc:
+            raise ApiError(413, "Request body too large", extra={"maxSize": exc.limit}) from None
         except CorruptBody as exc:
-            if isinstance(exc, StreamBroken):
-                request.content.feed_eof()
             raise ApiError(400, f"Cannot read the request body: {exc}") from None
         events = parse_ingest_body(body, tenant=tenant_of(request), now_us=request.app[clock_key])
         del body
@@ -57,7 +51,3 @@ async def post_events(request: web.Request) -> web.Response:
             item["duplicate"] = True
         out.append(item)
     return json_response({"ingested": result.inserted, "duplicates": result.duplicates, "events": out}, status=201)
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "Request body too large", extra={"maxSize": limit})

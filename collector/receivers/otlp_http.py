@@ -18,11 +18,10 @@ from aiohttp import web
 
 from collector.appkeys import clock_key, metrics_key, pipeline_key, settings_key
 from collector.auth import register_error_renderer
-from collector.httputil import tenant_of
+from collector.httputil import BodyTooLarge, read_limited, tenant_of
 from collector.ingest.pipeline import Overloaded
 from collector.mapping.otlp_compression import (
     SUPPORTED_ENCODINGS,
-    BodyTooLarge,
     CorruptBody,
     UnsupportedEncoding,
     parse_content_encoding,
@@ -41,7 +40,6 @@ from collector.mapping.otlp_wire import (
     media_encoding,
     status_body,
 )
-from collector.receivers.body import StreamBroken, read_body
 from collector.tempo.codec import new_spans
 from store.errors import RetryableStoreError
 from store.spans import NewSpan
@@ -113,18 +111,14 @@ async def _handle(request: web.Request, *, signal: Signal) -> web.StreamResponse
     tenant = tenant_of(request)
     try:
         pipeline.check_capacity()
-        if request.content_length is not None and request.content_length > limit:
-            return _too_large(request, limit, encoding)
         with pipeline.reserve(_budget(request.content_length, coding, limit)):
             try:
-                body = await read_body(request, coding, limit)
+                body = await read_limited(request, limit, coding)
             except BodyTooLarge:
                 return _too_large(request, limit, encoding)
             except CorruptBody as exc:
                 response = _status(request, 400, str(exc), encoding)
                 response.force_close()
-                if isinstance(exc, StreamBroken):
-                    request.content.feed_eof()
                 return response
             try:
                 result = await _map(signal, encoding, body, tenant, state, now_ns=app[clock_key]() * 1000)
