@@ -227,6 +227,18 @@ async def wait_until(condition: Any, timeout: float = 30.0, what: str = "conditi
         await asyncio.sleep(0.005)
 
 
+async def wait_until_async(check: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    """``wait_until`` for an async predicate (``await check()``)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
 def custom_event(session: str, i: int, **extra: Any) -> dict[str, Any]:
     """A small valid native event."""
     event: dict[str, Any] = {

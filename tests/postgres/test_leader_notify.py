@@ -12,7 +12,7 @@ from store.factory import open_store
 from store.interface import Store
 from store.model import NewEvent
 from tests.store.builders import custom
-from tests.support import wait_until
+from tests.support import wait_until, wait_until_async
 
 pytestmark = pytest.mark.postgres
 
@@ -58,7 +58,7 @@ async def test_exactly_one_leader_and_takeover_when_its_connection_dies(
 
     assert await _terminate(pg_url, a, "leader") == 1
     # PostgreSQL released a's locks with its connection: b takes over on its next check
-    await wait_until_true(lambda: b.is_leader("retention"))
+    await wait_until_async(lambda: b.is_leader("retention"))
     assert await b.is_leader("alerts") is True
     # a notices it lost the lock, reconnects, and is now a follower
     assert await a.is_leader("retention") is False
@@ -70,16 +70,7 @@ async def test_closing_the_leader_hands_over(two_stores: tuple[Store, Store]) ->
     assert await a.is_leader("jobs") is True
     assert await b.is_leader("jobs") is False
     await a.close()
-    await wait_until_true(lambda: b.is_leader("jobs"))
-
-
-async def wait_until_true(check: object, timeout: float = 30.0) -> None:
-    """Poll an async predicate (the lock is released by the server asynchronously)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():  # type: ignore[operator]
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
+    await wait_until_async(lambda: b.is_leader("jobs"))
 
 
 class Received:

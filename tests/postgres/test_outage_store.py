@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -15,7 +14,7 @@ from store.model import EventQuery
 from tests.postgres.conftest import database_name
 from tests.postgres.proxy import PgProxy
 from tests.store.builders import custom
-from tests.support import wait_until
+from tests.support import wait_until, wait_until_async
 
 pytestmark = pytest.mark.postgres
 
@@ -138,11 +137,3 @@ async def test_too_many_connections_is_unavailable(pg_dsn: str) -> None:
 def _busy(store: object) -> int:
     pool = store.pool  # type: ignore[attr-defined]
     return int(pool.get_size() - pool.get_idle_size())
-
-
-async def wait_until_async(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)

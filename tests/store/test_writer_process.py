@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from store.errors import Conflict, NotFound, StoreClosed
 from store.model import AlertRulePatch, ApiKey, EventQuery
 from store.sqlite.backend import SQLiteStore
 from tests.store.builders import custom, session_started
+from tests.support import wait_until
 
 
 async def test_inserts_dedupes_and_chains_through_the_writer_process(tmp_path: Path) -> None:
@@ -73,10 +73,7 @@ async def test_committed_pages_reach_the_database_file_in_the_background(tmp_pat
         blob = "x" * 2000
         for batch in range(10):  # ~4 MB of events: far below the writer's own checkpoint threshold
             await store.insert_events([custom(f"s{batch}", {"blob": blob, "i": i}) for i in range(200)])
-        deadline = asyncio.get_running_loop().time() + 30
-        while path.stat().st_size < before + 3_000_000:
-            assert asyncio.get_running_loop().time() < deadline, "the WAL was never copied into the database"
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: path.stat().st_size >= before + 3_000_000, what="the WAL copied into the database")
     finally:
         await store.close()
     assert not [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"]
