@@ -25,6 +25,19 @@ def _encode_random(rand: int) -> str:
     return "".join([_PAIRS[(rand >> shift) & 1023] for shift in (70, 60, 50, 40, 30, 20, 10, 0)])
 
 
+_TIME_PREFIXES: dict[int, str] = {}
+
+
+def _time_prefix(ms: int) -> str:
+    """``_encode_time`` of a clamped ``ms``, remembered: ids minted together share a few milliseconds."""
+    prefix = _TIME_PREFIXES.get(ms)
+    if prefix is None:
+        if len(_TIME_PREFIXES) >= 4096:  # bounded
+            _TIME_PREFIXES.clear()
+        prefix = _TIME_PREFIXES[ms] = _encode_time(min(max(ms, 0), _TIME_MAX))
+    return prefix
+
+
 def encode_ulid(ms: int, rand: int) -> str:
     """26 Crockford base32 characters for a 48-bit millisecond time and 80 random bits."""
     return _encode_time(min(max(ms, 0), _TIME_MAX)) + _encode_random(rand & _RANDOM_MAX)
@@ -41,8 +54,6 @@ class MonotonicUlid:
         self._lock = threading.Lock()
         self._last_ms = -1
         self._last_rand = 0
-        self._prefix_ms = -1
-        self._prefix = ""
 
     def __call__(self, now_ms: int | None = None) -> str:
         prefix, rand = self._reserve(1, now_ms)
@@ -63,7 +74,7 @@ class MonotonicUlid:
         while rand <= last:
             high = rand >> 20
             end = min(last, high << 20 | 0xFFFFF)
-            head = prefix + "".join([pairs[(high >> shift) & 1023] for shift in (50, 40, 30, 20, 10, 0)])
+            head = prefix + _encode_random(rand)[:12]  # the characters of the high 60 bits
             out += [head + pairs[(r >> 10) & 1023] + pairs[r & 1023] for r in range(rand, end + 1)]
             rand = end + 1
         return out
@@ -82,25 +93,15 @@ class MonotonicUlid:
                 # Keep the top bit clear so increments within the millisecond cannot overflow.
                 rand = int.from_bytes(os.urandom(10), "big") >> 1
             self._last_ms, self._last_rand = ms, rand + n - 1
-            if ms != self._prefix_ms:  # the time characters change at most once per millisecond
-                self._prefix_ms, self._prefix = ms, _encode_time(min(ms, _TIME_MAX))
-            return self._prefix, rand
+        return _time_prefix(ms), rand
 
 
 new_ulid = MonotonicUlid()
 
 
-_TIME_PREFIXES: dict[int, str] = {}
-
-
 def deterministic_ulid(ms: int, digest: bytes) -> str:
     """A ULID whose time is ``ms`` and whose 80 random bits are the first 80 bits of ``digest``."""
-    prefix = _TIME_PREFIXES.get(ms)
-    if prefix is None:  # events of one export share a few milliseconds; bounded
-        if len(_TIME_PREFIXES) >= 4096:
-            _TIME_PREFIXES.clear()
-        prefix = _TIME_PREFIXES[ms] = _encode_time(min(max(ms, 0), _TIME_MAX))
-    return prefix + _encode_random(int.from_bytes(digest[:10], "big"))
+    return _time_prefix(ms) + _encode_random(int.from_bytes(digest[:10], "big"))
 
 
 def default_id_factory() -> MonotonicUlid:
