@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import os
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,11 +60,57 @@ def _migrations_digest(dialect: str) -> str:
     return h.hexdigest()
 
 
-def seed_key(events: int, days: float, dialect: str) -> str:
-    params = {"events": events, "days": days, "version": SEED_VERSION, "migrations": _migrations_digest(dialect)}
+def cache_key(prefix: str, size: str, version: int, events: int, days: float, dialect: str) -> str:
+    """``<prefix>_<size>_<digest>``: the digest covers the parameters, the seed version and the migrations."""
+    params = {"events": events, "days": days, "version": version, "migrations": _migrations_digest(dialect)}
     digest = hashlib.sha256(orjson.dumps(params, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
+    return f"{prefix}_{size}_{digest}"
+
+
+def seed_key(events: int, days: float, dialect: str) -> str:
     size = f"{events // 1_000_000}m" if events >= 1_000_000 else f"{events // 1000}k"
-    return f"seed_{size}_{digest}"
+    return cache_key("seed", size, SEED_VERSION, events, days, dialect)
+
+
+def current_dialect() -> str:
+    """The dialect benchmarks run on: PostgreSQL when ``DATABASE_URL`` names one, else SQLite."""
+    return "postgresql" if pg_admin_url() else "sqlite"
+
+
+def cached_database(
+    key: str, *, force: bool, what: str, fill: Callable[[str], Coroutine[Any, Any, dict[str, Any]]],
+) -> SeedInfo:
+    """The database ``key`` (a SQLite file under ``CACHE`` or a PostgreSQL database) and its sidecar
+    metadata, filled by ``fill(url)`` first unless a complete one is cached (or ``force``)."""
+    admin = pg_admin_url()
+    dialect = current_dialect()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    sidecar = CACHE / f"{key}.{dialect}.json"
+    if admin is not None:
+        target = DatabaseTarget.postgres(with_database(admin, key))
+    else:
+        target = DatabaseTarget.sqlite(CACHE / f"{key}.db")
+    if sidecar.exists() and not force and (admin is not None or (target.path is not None and target.path.exists())):
+        log(f"using the cached {key} ({dialect})")
+        return SeedInfo(target, orjson.loads(sidecar.read_bytes()))
+    sidecar.unlink(missing_ok=True)
+    log(f"seeding {what} into {key} ({dialect}); cached for later runs")
+    if admin is not None:
+        pg_drop_database(admin, key)
+        pg_create_database(admin, key)
+        meta = asyncio.run(fill(target.url))
+    else:
+        assert target.path is not None
+        tmp = target.path.with_suffix(".building")
+        for leftover in (tmp, *(Path(f"{p}{s}") for p in (tmp, target.path) for s in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+        target.path.unlink(missing_ok=True)
+        meta = asyncio.run(fill(f"sqlite:///{tmp}"))
+        os.replace(tmp, target.path)  # closed cleanly: the WAL is checkpointed and gone
+        meta["file_bytes"] = target.path.stat().st_size
+    meta["key"] = key
+    sidecar.write_bytes(orjson.dumps(meta))  # written last: its presence means the seed is complete
+    return SeedInfo(target, meta)
 
 
 async def _fill(store: Store, events: int, days: float) -> dict[str, Any]:
@@ -121,38 +168,14 @@ def _prune(keep: str) -> None:
 
 def ensure_seed(events: int, days: float = 7.0, *, force: bool = False) -> SeedInfo:
     """The seeded database for these parameters, seeding it first unless it is cached."""
-    admin = pg_admin_url()
-    dialect = "postgresql" if admin else "sqlite"
-    key = seed_key(events, days, dialect)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    sidecar = CACHE / f"{key}.{dialect}.json"
-    if admin is not None:
-        target = DatabaseTarget.postgres(with_database(admin, key))
-    else:
-        target = DatabaseTarget.sqlite(CACHE / f"{key}.db")
-    if sidecar.exists() and not force and (admin is not None or (target.path is not None and target.path.exists())):
-        log(f"using the cached seed {key} ({dialect})")
-        return SeedInfo(target, orjson.loads(sidecar.read_bytes()))
-    sidecar.unlink(missing_ok=True)
-    log(f"seeding {events:,} events over {days} days into {key} ({dialect}); cached for later runs")
-    if admin is not None:
-        pg_drop_database(admin, key)
-        pg_create_database(admin, key)
-        meta = asyncio.run(_seed_into(target.url, events, days))
-    else:
-        assert target.path is not None
-        tmp = target.path.with_suffix(".building")
-        for leftover in (tmp, *(Path(f"{p}{s}") for p in (tmp, target.path) for s in ("-wal", "-shm"))):
-            leftover.unlink(missing_ok=True)
-        target.path.unlink(missing_ok=True)
-        meta = asyncio.run(_seed_into(f"sqlite:///{tmp}", events, days))
-        os.replace(tmp, target.path)  # closed cleanly: the WAL is checkpointed and gone
-        meta["file_bytes"] = target.path.stat().st_size
+    key = seed_key(events, days, current_dialect())
+    info = cached_database(key, force=force, what=f"{events:,} events over {days} days",
+                           fill=lambda url: _seed_into(url, events, days))
+    if info.target.path is not None:
         _prune(key)
-    meta["key"] = key
-    sidecar.write_bytes(orjson.dumps(meta))  # written last: its presence means the seed is complete
-    log(f"seeded in {meta['seconds']} s: {meta['sessions']:,} sessions, {len(meta['long_sessions'])} of 1,000 events")
-    return SeedInfo(target, meta)
+    meta = info.meta
+    log(f"{meta['seconds']} s of seeding: {meta['sessions']:,} sessions, {len(meta['long_sessions'])} of 1,000 events")
+    return info
 
 
 def main() -> int:

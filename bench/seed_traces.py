@@ -12,18 +12,13 @@ seeding, oldest first. The sidecar JSON holds the time range and a sample of tra
 from __future__ import annotations
 
 import argparse
-import asyncio
-import hashlib
 import os
 import random
 import time
-from pathlib import Path
 from typing import Any
 
-import orjson
-
-from bench.common import DatabaseTarget, log, pg_admin_url, pg_create_database, pg_drop_database, with_database
-from bench.seed import CACHE, SeedInfo, _migrations_digest
+from bench.common import log
+from bench.seed import SeedInfo, cache_key, cached_database, current_dialect
 from collector.mapping.otlp_memo import OtlpMemo
 from collector.mapping.otlp_prices import load_price_table
 from collector.mapping.otlp_request import map_request
@@ -138,35 +133,11 @@ async def _fill(url: str, events: int, days: float) -> dict[str, Any]:
 
 def ensure_traces(events: int, days: float = 7.0, *, force: bool = False) -> SeedInfo:
     """The seeded trace database for these parameters, seeding it first unless it is cached."""
-    admin = pg_admin_url()
-    dialect = "postgresql" if admin else "sqlite"
-    params = {"events": events, "days": days, "version": SEED_VERSION, "migrations": _migrations_digest(dialect)}
-    digest = hashlib.sha256(orjson.dumps(params, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
-    key = f"traces_{events // 1000}k_{digest}"
-    CACHE.mkdir(parents=True, exist_ok=True)
-    sidecar = CACHE / f"{key}.{dialect}.json"
-    target = (DatabaseTarget.postgres(with_database(admin, key)) if admin is not None
-              else DatabaseTarget.sqlite(CACHE / f"{key}.db"))
-    if sidecar.exists() and not force and (admin is not None or (target.path is not None and target.path.exists())):
-        log(f"using the cached trace seed {key} ({dialect})")
-        return SeedInfo(target, orjson.loads(sidecar.read_bytes()))
-    sidecar.unlink(missing_ok=True)
-    log(f"seeding {events:,} events of agent traces over {days} days into {key} ({dialect})")
-    if admin is not None:
-        pg_drop_database(admin, key)
-        pg_create_database(admin, key)
-        meta = asyncio.run(_fill(target.url, events, days))
-    else:
-        assert target.path is not None
-        tmp = target.path.with_suffix(".building")
-        for leftover in (tmp, *(Path(f"{p}{s}") for p in (tmp, target.path) for s in ("-wal", "-shm"))):
-            leftover.unlink(missing_ok=True)
-        meta = asyncio.run(_fill(f"sqlite:///{tmp}", events, days))
-        os.replace(tmp, target.path)
-    meta["key"] = key
-    sidecar.write_bytes(orjson.dumps(meta))
-    log(f"seeded {meta['events']:,} events ({meta['traces']:,} traces) in {meta['seconds']} s")
-    return SeedInfo(target, meta)
+    key = cache_key("traces", f"{events // 1000}k", SEED_VERSION, events, days, current_dialect())
+    info = cached_database(key, force=force, what=f"{events:,} events of agent traces over {days} days",
+                           fill=lambda url: _fill(url, events, days))
+    log(f"{info.meta['events']:,} events ({info.meta['traces']:,} traces), {info.meta['seconds']} s of seeding")
+    return info
 
 
 def main() -> int:
