@@ -15,16 +15,20 @@ import asyncio
 import gzip
 import os
 import random
+import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 
 from bench.common import Server, emit, fresh_database, log, machine, median, parse_args, percentile, run_clients
+from bench.ingest_load import py_spy
+from bench.profile_summary import summarize
 
 TARGET_SPANS_PER_S = 20_000   # performance.md; do not resolve below 8,000
 SPANS_PER_TRACE = 8           # invoke_agent root + 4 chat + 3 execute_tool
@@ -57,6 +61,8 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client-procs", type=int, default=2, help="client processes sharing the exporters")
     parser.add_argument("--gzip", action="store_true", help="gzip the bodies (the Collector's otlphttp default)")
     parser.add_argument("--content", type=int, default=0, help="bytes of captured prompt/completion per chat span")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="record the server with py-spy during the first run's window into this file")
 
 
 # --------------------------------------------------------------------------- request bodies
@@ -196,7 +202,7 @@ def _check_routes(url: str) -> None:
                          "collector/routes.py (collector.receivers.otlp_http.add_routes)?") from None
 
 
-def run_once(cfg: _Config) -> dict[str, Any]:
+def run_once(cfg: _Config, profile: Path | None = None) -> dict[str, Any]:
     procs = max(1, min(cfg.client_procs, cfg.exporters))
     streams = list(range(cfg.exporters))
     with fresh_database("otlp") as db, Server(db) as server:
@@ -207,12 +213,17 @@ def run_once(cfg: _Config) -> dict[str, Any]:
         def on_start(start: float) -> None:
             time.sleep(max(0.0, start + cfg.warmup - time.monotonic()))
             cpu["start"] = server.cpu_seconds()
+            if profile is not None:
+                spy.append(py_spy(server.pid, cfg.duration, profile))
             time.sleep(max(0.0, start + cfg.warmup + cfg.duration - time.monotonic()))
             cpu["end"] = server.cpu_seconds()
 
+        spy: list[subprocess.Popen[bytes]] = []
         started, results = run_clients(otlp_client, args, on_start=on_start)
         stored = _stored_events(server.url)
         peak_rss = server.peak_rss_mb()
+    for proc in spy:
+        proc.wait(60)
     window = (started + cfg.warmup, started + cfg.warmup + cfg.duration)
     records = [r for res in results for r in res["records"]]
     ok = [r for r in records if r[2] == 200]
@@ -279,7 +290,7 @@ def main() -> int:
     for run in range(mode.runs):
         log(f"otlp run {run + 1}/{mode.runs} ({mode.name}): {cfg.exporters} exporters x {cfg.spans} spans, "
             f"gzip={cfg.gzip}, content={cfg.content} B, {machine()}")
-        result = run_once(cfg)
+        result = run_once(cfg, args.profile if run == 0 else None)
         log(f"  {result['spans_per_s']:,.0f} spans/s, p95 {percentile(result['latencies_ms'], 95):.0f} ms, "
             f"server {result['server_cpu_cores']:.2f} cores, errors {result['errors']}, "
             f"stored {result['stored_events']} / acked {result['acked_events']} events")
@@ -289,6 +300,10 @@ def main() -> int:
             log("  FAILED: fewer events stored than acknowledged")
             return 1
         runs.append(result)
+    if args.profile is not None and args.profile.exists():
+        report = summarize(args.profile.read_text())
+        args.profile.with_suffix(".summary.txt").write_text(report + "\n")
+        log(f"profile of the first run's window: {args.profile}\n{report}")
     context = {**context, **machine()}
     emit("otlp", "throughput", median([r["spans_per_s"] for r in runs]), "spans/s", runs=mode.runs,
          target=TARGET_SPANS_PER_S, **context)
