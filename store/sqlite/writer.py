@@ -88,8 +88,9 @@ class ProcessWriter:
     """The writer connection in a child process, fed over a socket pair.
 
     Requests are ``(name of a writes function, keyword arguments)``, pickled and length-prefixed;
-    the child runs them one by one and answers in order with ``(True, result)`` or
-    ``(False, exception)``. Several requests may be on the wire at once (the next transaction is
+    the child runs them in order and answers each with ``(True, result)`` or
+    ``(False, exception)``. Inserts already queued behind the one it takes join its transaction
+    (up to ``MERGE_MAX_EVENTS``). Several requests may be on the wire at once (the next transaction is
     queued while one commits). When this process dies the child reads end-of-file, finishes the
     transaction in hand and exits.
     """
@@ -192,7 +193,7 @@ class ProcessWriter:
 
 def _child_main(path: str, migrate: bool, sock: socket.socket) -> None:
     """The writer process: open (and migrate), then run requests until end-of-file."""
-    stream = sock.makefile("rwb")
+    stream = sock.makefile("wb")
     try:
         conn = open_writer(Path(path), migrate)
     except BaseException as exc:  # report why we cannot start (bad path, failed migration, ...)
@@ -200,24 +201,109 @@ def _child_main(path: str, migrate: bool, sock: socket.socket) -> None:
         return
     _answer(stream, True, os.getpid())
     checkpointer = Checkpointer(Path(path))
+    frames = _Frames(sock)
     try:
-        while True:
-            header = stream.read(_HEADER.size)
-            if len(header) < _HEADER.size:
-                return  # the parent is gone or closed us
-            (size,) = _HEADER.unpack(header)
-            name, kwargs = pickle.loads(stream.read(size))  # noqa: S301 - from our own parent process
-            try:
-                result = run_transaction(conn, partial(getattr(writes, name), **kwargs))
-            except Exception as exc:
-                failure = exc if isinstance(exc, StoreError) else Unavailable(f"{type(exc).__name__}: {exc}")
-                _answer(stream, False, failure)
-            else:
-                _answer(stream, True, result)
-                checkpointer.poke()
+        while (first := frames.next(block=True)) is not None:
+            requests = [first]
+            # Inserts already waiting behind this one join its transaction: one commit writes
+            # each touched index page once for all of them (the commit is most of the cost).
+            events = len(first[1]["wire"]) if first[0] == "insert_events" else MERGE_MAX_EVENTS
+            while events < MERGE_MAX_EVENTS:
+                queued = frames.next(block=False)
+                if queued is None:
+                    break
+                if queued[0] != "insert_events" or events + len(queued[1]["wire"]) > MERGE_MAX_EVENTS:
+                    frames.push_back(queued)
+                    break
+                requests.append(queued)
+                events += len(queued[1]["wire"])
+            for ok, value in _run_requests(conn, requests):
+                _answer(stream, ok, value)
+            checkpointer.poke()
     finally:
         checkpointer.close()
         conn.close()
+
+
+# Most events in inserts merged into one transaction by the writer process: past this size a
+# commit costs little per event, and a bigger one only makes the requests in it wait longer.
+MERGE_MAX_EVENTS = 1000
+
+
+def _run_requests(conn: sqlite3.Connection, requests: list[tuple[str, dict[str, Any]]]) -> list[tuple[bool, Any]]:
+    """Run the requests (several only if all are inserts) and return one answer per request.
+
+    Merged inserts commit together; if that transaction fails, each runs alone so that only
+    the request at fault fails.
+    """
+    if len(requests) > 1:
+        wires = [kw["wire"] for _, kw in requests]
+        merged = partial(writes.insert_events, wire=[w for wire in wires for w in wire],
+                         span_rows=[s for _, kw in requests for s in kw["span_rows"]])
+        try:
+            result = run_transaction(conn, merged)
+        except Exception as exc:  # one of them is at fault: each runs alone below
+            LOG.debug("a merged insert failed (%s); running its %d requests one by one", exc, len(requests))
+        else:
+            return [(True, part) for part in writes.split_insert_result(result, wires)]
+    answers: list[tuple[bool, Any]] = []
+    for name, kwargs in requests:
+        try:
+            answers.append((True, run_transaction(conn, partial(getattr(writes, name), **kwargs))))
+        except Exception as exc:
+            answers.append((False, _failure(exc)))
+    return answers
+
+
+def _failure(exc: Exception) -> StoreError:
+    return exc if isinstance(exc, StoreError) else Unavailable(f"{type(exc).__name__}: {exc}")
+
+
+class _Frames:
+    """Length-prefixed pickled requests read from the parent's socket, blocking or not."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buffer = bytearray()
+        self._eof = False
+        self._pushed: list[tuple[str, dict[str, Any]]] = []
+
+    def push_back(self, request: tuple[str, dict[str, Any]]) -> None:
+        self._pushed.append(request)
+
+    def next(self, *, block: bool) -> tuple[str, dict[str, Any]] | None:
+        """The next request; None at end-of-file or, when not blocking, if none has fully arrived."""
+        if self._pushed:
+            return self._pushed.pop()
+        while True:
+            if len(self._buffer) >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(self._buffer)
+                end = _HEADER.size + size
+                if len(self._buffer) >= end:
+                    with memoryview(self._buffer) as view:
+                        request: tuple[str, dict[str, Any]] = pickle.loads(  # noqa: S301 - our own parent's
+                            view[_HEADER.size:end])
+                    del self._buffer[:end]
+                    return request
+            if self._eof or not self._receive(block):
+                return None
+
+    def _receive(self, block: bool) -> bool:
+        """Read what the socket holds (waiting for something if ``block``); False if nothing came."""
+        try:
+            data = self._sock.recv(_RECEIVE_BYTES, 0 if block else socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            self._eof = True  # the parent is gone or closed us: what is buffered is incomplete
+            return False
+        self._buffer += data
+        return True
+
+
+_RECEIVE_BYTES = 1 << 20
 
 
 def _answer(stream: Any, ok: bool, value: Any) -> None:

@@ -43,6 +43,7 @@ __all__ = (
     "resolve_alert_history",
     "revoke_api_key",
     "span_wire",
+    "split_insert_result",
     "touch_api_key",
     "update_alert_rule",
     "upsert_agent",
@@ -116,6 +117,20 @@ def insert_events(
         outcomes=tuple(plan.outcomes), inserted=plan.inserted, duplicates=plan.duplicates,
         sessions_touched=tuple((s.tenant_id, s.id) for s in plan.sessions),
     )
+
+
+def split_insert_result(result: InsertResult, wires: Sequence[Sequence[tuple[Any, ...]]]) -> list[InsertResult]:
+    """The result of one insert of several ``event_wire`` lists joined, as one result per list."""
+    parts: list[InsertResult] = []
+    start = 0
+    for wire in wires:
+        outcomes = result.outcomes[start:start + len(wire)]
+        start += len(wire)
+        duplicates = sum(1 for o in outcomes if o.duplicate)
+        touched = dict.fromkeys((w[0], o.session_id) for w, o in zip(wire, outcomes, strict=True) if not o.duplicate)
+        parts.append(InsertResult(outcomes=outcomes, inserted=len(outcomes) - duplicates, duplicates=duplicates,
+                                  sessions_touched=tuple(touched)))
+    return parts
 
 
 def _write_rollups_and_spans(db: sqlite3.Connection, event_rows: Sequence[EventRow], spans: Sequence[NewSpan]) -> None:

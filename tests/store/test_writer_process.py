@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import pickle
+import socket
+import sqlite3
+import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from store.errors import Conflict, NotFound, StoreClosed
-from store.model import AlertRulePatch, ApiKey, EventQuery
+from store.errors import Conflict, NotFound, StoreClosed, StoreError
+from store.model import AlertRulePatch, ApiKey, EventQuery, NewEvent
+from store.sqlite import writes
 from store.sqlite.backend import SQLiteStore
+from store.sqlite.connections import open_writer
+from store.sqlite.writer import _Frames, _run_requests
 from tests.store.builders import custom, session_started
 from tests.support import wait_until
 
@@ -82,3 +91,75 @@ async def test_committed_pages_reach_the_database_file_in_the_background(tmp_pat
         assert await reopened.count_events("default", EventQuery()) == 2000
     finally:
         await reopened.close()
+
+
+def _insert(*events: NewEvent) -> tuple[str, dict[str, Any]]:
+    return "insert_events", {"wire": writes.event_wire(events), "span_rows": []}
+
+
+def _wal_frames_written(conn: sqlite3.Connection, run: Callable[[], object]) -> int:
+    """Pages ``run`` wrote to an emptied write-ahead log (one frame per page and commit)."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    run()
+    return int(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+
+
+def test_queued_inserts_share_one_transaction_and_each_gets_its_own_answer(tmp_path: Path) -> None:
+    requests = [
+        _insert(session_started("s1", "Bot"), custom("s1", event_id="c1")),
+        _insert(custom("s2"), custom("s2"), custom("s2")),
+        _insert(custom("s1", event_id="c1"), custom("s1")),   # c1 was sent by the first request
+    ]
+    one_by_one = open_writer(tmp_path / "serial.db", True)
+    try:
+        serial_frames = _wal_frames_written(one_by_one, lambda: [_run_requests(one_by_one, [r]) for r in requests])
+    finally:
+        one_by_one.close()
+    conn = open_writer(tmp_path / "m.db", True)
+    try:
+        answers: list[tuple[bool, Any]] = []
+        merged_frames = _wal_frames_written(conn, lambda: answers.extend(_run_requests(conn, requests)))
+        assert 0 < merged_frames < serial_frames  # one commit wrote each page once
+        assert [ok for ok, _ in answers] == [True, True, True]
+        first, second, third = (value for _, value in answers)
+        assert (first.inserted, second.inserted, third.inserted, third.duplicates) == (2, 3, 1, 1)
+        assert [o.duplicate for o in third.outcomes] == [True, False]
+        assert third.outcomes[0].hash == first.outcomes[1].hash
+        assert (first.sessions_touched, second.sessions_touched) == ((("default", "s1"),), (("default", "s2"),))
+        seqs = conn.execute("SELECT session_id, seq FROM events ORDER BY session_id, seq").fetchall()
+        assert seqs == [("s1", 0), ("s1", 1), ("s1", 2), ("s2", 0), ("s2", 1), ("s2", 2)]
+    finally:
+        conn.close()
+
+
+def test_a_failing_request_among_queued_inserts_fails_alone(tmp_path: Path) -> None:
+    conn = open_writer(tmp_path / "m.db", True)
+    try:
+        broken = ("insert_events", {"wire": [("default", "x")], "span_rows": []})
+        answers = _run_requests(conn, [_insert(custom("s1")), broken, _insert(custom("s2"))])
+        assert [ok for ok, _ in answers] == [True, False, True]
+        assert isinstance(answers[1][1], StoreError)
+        assert conn.execute("SELECT session_id FROM events ORDER BY session_id").fetchall() == [("s1",), ("s2",)]
+    finally:
+        conn.close()
+
+
+def test_frames_arrive_whole_blocking_or_not() -> None:
+    parent, child = socket.socketpair()
+    frames = _Frames(child)
+    try:
+        payloads = [pickle.dumps(("insert_events", {"n": i})) for i in range(3)]
+        wire = b"".join(struct.pack("!I", len(p)) + p for p in payloads)
+        parent.sendall(wire[:7])  # a header and a piece of the first frame
+        assert frames.next(block=False) is None
+        parent.sendall(wire[7:])
+        assert [frames.next(block=True), frames.next(block=False)] == [
+            ("insert_events", {"n": 0}), ("insert_events", {"n": 1})]
+        third = frames.next(block=False)
+        frames.push_back(third)  # a request that may not join the transaction waits for the next one
+        assert frames.next(block=False) == third == ("insert_events", {"n": 2})
+        assert frames.next(block=False) is None
+        parent.close()  # end-of-file: no more requests
+        assert frames.next(block=True) is None
+    finally:
+        child.close()
