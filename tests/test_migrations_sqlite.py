@@ -20,10 +20,9 @@ TABLES = {"events", "sessions", "agents", "alert_rules", "alert_history", "api_k
 REQUIRED_INDEXES = {
     "idx_events_timestamp": ["tenant_id", "ts"],
     "idx_events_session_id": ["tenant_id", "session_id"],
-    "idx_events_agent_id": ["tenant_id", "agent_id"],
+    "idx_events_agent_id": ["tenant_id", "agent_id", "ts", "event_type"],
     "idx_events_type": ["tenant_id", "event_type"],
     "idx_events_session_ts": ["tenant_id", "session_id", "ts"],
-    "idx_events_agent_type_ts": ["tenant_id", "agent_id", "event_type", "ts"],
     "idx_sessions_agent_id": ["tenant_id", "agent_id"],
     "idx_sessions_started_at": ["tenant_id", "started_ts"],
     "idx_sessions_status": ["tenant_id", "status"],
@@ -64,6 +63,21 @@ async def test_schema_has_the_tables_and_indexes(tmp_path: Path) -> None:
     for name, columns in REQUIRED_INDEXES.items():
         covered = [r[2] for r in inspect(path, "SELECT * FROM pragma_index_info(?) ORDER BY seqno", name)]
         assert covered[:len(columns)] == columns, (name, covered)
+
+
+@pytest.mark.parametrize("count", [False, True])
+async def test_events_by_agent_and_type_read_the_agent_index(tmp_path: Path, count: bool) -> None:
+    """The one agent index serves agent + type filters; a count of them never reads a row."""
+    from store.sqlite import queries as q
+
+    path = tmp_path / "plan.db"
+    await run_migrations(str(path))
+    where, params = q.event_filters(EventQuery(agent_id="a", event_types=("tool_error",)))
+    sql = q.count_events(where) if count else q.select_events(where, "desc")
+    args = ["default", *params] if count else ["default", *params, 50, 0]
+    plan = " ".join(r[3] for r in inspect(path, f"EXPLAIN QUERY PLAN {sql}", *args))
+    expected = "COVERING INDEX idx_events_agent_id" if count else "INDEX idx_events_agent_id"
+    assert expected in plan, plan
 
 
 async def test_opening_a_store_migrates_and_reopening_keeps_data(tmp_path: Path) -> None:
