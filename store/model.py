@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from itertools import repeat
+from typing import Any, Literal, NamedTuple
 
 __all__ = (
     "CLIENT_EVENT_TYPES",
@@ -157,6 +158,19 @@ class InsertResult:
     inserted: int
     duplicates: int
     sessions_touched: tuple[tuple[str, str], ...] = ()   # (tenant_id, session_id)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled by the SQLite writer process for every insert: outcomes as four columns cost one
+        # call here and a C loop to rebuild, not a Python-level __new__ per event on each side.
+        columns = tuple(zip(*self.outcomes, strict=True)) or ((), (), (), ())
+        return _insert_result, (columns, self.inserted, self.duplicates, self.sessions_touched)
+
+
+def _insert_result(
+    columns: tuple[tuple[Any, ...], ...], inserted: int, duplicates: int, touched: tuple[tuple[str, str], ...],
+) -> InsertResult:
+    outcomes = tuple(map(tuple.__new__, repeat(EventOutcome), zip(*columns, strict=True)))
+    return InsertResult(outcomes, inserted, duplicates, touched)
 
 
 @dataclass(frozen=True, slots=True)
