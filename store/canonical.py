@@ -44,9 +44,26 @@ class JsonError(ValueError):
 
 # orjson keeps integers up to 64 bits exact, JavaScript rounds those beyond 2**53 (16 digits or
 # more). Mapping every digit to "0" makes "is there a run of 16 digits?" one substring search,
-# far cheaper than a regular expression; runs inside strings merely cost a needless walk.
+# far cheaper than a regular expression. A run counts only where a JSON number can start and
+# when no fraction or exponent follows, so long digit runs inside ids and decimals cost nothing.
 _DIGITS_TO_ZERO: Final = bytes.maketrans(b"123456789", b"000000000")
 _SIXTEEN_DIGITS: Final = b"0" * 16
+_BEFORE_A_NUMBER: Final = frozenset(b":[,- \t\n\r")
+_AFTER_AN_INTEGER_PART: Final = frozenset(b".eE")
+
+
+def _may_hold_big_int(raw: bytes) -> bool:
+    """False when ``raw`` (JSON text) surely holds no integer literal of 16 or more digits."""
+    zeros = raw.translate(_DIGITS_TO_ZERO)
+    at = zeros.find(_SIXTEEN_DIGITS)
+    while at != -1:
+        end = at + len(_SIXTEEN_DIGITS)
+        while end < len(zeros) and zeros[end] == 0x30:  # "0"
+            end += 1
+        if (at == 0 or raw[at - 1] in _BEFORE_A_NUMBER) and (end == len(raw) or raw[end] not in _AFTER_AN_INTEGER_PART):
+            return True
+        at = zeros.find(_SIXTEEN_DIGITS, end)
+    return False
 
 
 def _js_integer(n: int) -> int | float:
@@ -139,7 +156,7 @@ def loads(data: bytes | str) -> JsonValue:
         return _loads_fallback(data)
     if isinstance(value, _CONTAINERS):
         raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-        if _SIXTEEN_DIGITS not in raw.translate(_DIGITS_TO_ZERO):
+        if not _may_hold_big_int(raw):
             return value
     result: JsonValue = _round_big_ints(value)
     return result

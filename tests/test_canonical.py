@@ -313,6 +313,21 @@ def test_integers_beyond_2_53_become_the_nearest_double() -> None:
     assert dumps(loads("[1e400,-1e400,1e-400]")) == "[null,null,0]"
 
 
+@pytest.mark.parametrize(("text", "walk"), [
+    (b'{"id":"01M8F74BC50000000000000001","n":1}', False),   # digits inside a string
+    (b'{"x":0.12345678901234567,"y":1.5}', False),            # a long fraction
+    (b'[12345678901234567.5, 1234567890123456e3]', False),    # integer parts of floats
+    (b'{"x":[1,\n 12345678901234567]}', True),
+    (b'[-12345678901234567]', True),
+    (b"12345678901234567", True),
+])
+def test_only_a_long_integer_literal_costs_the_rounding_walk(text: bytes, walk: bool) -> None:
+    from store.canonical import _may_hold_big_int
+
+    assert _may_hold_big_int(text) is walk
+    assert loads(text) == json.loads(text, parse_int=lambda t: int(t) if abs(int(t)) <= 2**53 else float(t))
+
+
 INVALID_JSON = [
     b"",
     b" \n\t",

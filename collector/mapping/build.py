@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Final
 
 from collector.mapping.facts import extract_facts
 from store import canonical
 from store.model import NewEvent
 
 __all__ = ("build_event",)
+
+# NewEvent from a tuple without the named tuple's Python-level __new__ (one call per event).
+_new_event: Final[Callable[[tuple[Any, ...]], NewEvent]] = partial(tuple.__new__, NewEvent)
 
 
 def build_event(
@@ -30,7 +35,7 @@ def build_event(
     ``payload`` and ``metadata`` must be JSON values (as produced by ``canonical.loads`` or
     built by a mapper). Integers beyond 2**53 must already be strings (events.md §4).
     """
-    return NewEvent(
+    return _new_event((
         tenant,
         event_id,
         dedupe,
@@ -43,4 +48,4 @@ def build_event(
         canonical.truncate_payload_json(canonical.dumps(payload)),
         canonical.dumps(metadata) if metadata else "{}",
         extract_facts(event_type, payload, metadata),
-    )
+    ))
