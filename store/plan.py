@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from store.canonical import event_hash
 from store.model import EventOutcome, NewEvent
@@ -78,6 +79,10 @@ class AgentState:
     exists: bool = False
 
 
+# An EventOutcome without the named tuple's Python-level __new__ (one per event).
+_outcome = partial(tuple.__new__, EventOutcome)
+
+
 @dataclass(slots=True)
 class InsertPlan:
     event_rows: list[EventRow] = field(default_factory=list)
@@ -112,7 +117,7 @@ def plan_insert(
         if ev.dedupe:
             stored_hash = seen.get(key)
             if stored_hash is not None:
-                outcomes.append(EventOutcome(ev.id, stored_hash, True, ev.session_id))
+                outcomes.append(_outcome((ev.id, stored_hash, True, ev.session_id)))
                 plan.duplicates += 1
                 continue
 
@@ -142,7 +147,7 @@ def plan_insert(
             f.source, f.cost_usd, f.input_tokens, f.output_tokens, f.duration_ms, f.model,
             f.provider, f.tool_name, f.cache_read_tokens, f.cache_write_tokens,
         ))
-        outcomes.append(EventOutcome(ev.id, digest, False, ev.session_id))
+        outcomes.append(_outcome((ev.id, digest, False, ev.session_id)))
         plan.inserted += 1
         _apply_to_session(session, ev)
 

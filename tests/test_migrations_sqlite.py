@@ -163,3 +163,13 @@ async def test_bare_paths_and_sqlite_urls_name_the_same_file(tmp_path: Path, mon
     assert await run_migrations("rel.db") == expected_names()
     assert await run_migrations("sqlite:///rel.db") == []
     assert (tmp_path / "rel.db").exists()
+
+
+def test_null_parameters_bind_without_the_adapter_lookup() -> None:
+    """None has a registered adapter: binding it costs a dict lookup, not two AttributeErrors."""
+    import store.sqlite.connections  # noqa: F401 - registers the adapter
+
+    adapter = sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)]
+    assert adapter(None) is None
+    with sqlite3.connect(":memory:") as conn:
+        assert conn.execute("SELECT ? IS NULL", (None,)).fetchone() == (1,)

@@ -207,16 +207,16 @@ def _child_main(path: str, migrate: bool, sock: socket.socket) -> None:
             requests = [first]
             # Inserts already waiting behind this one join its transaction: one commit writes
             # each touched index page once for all of them (the commit is most of the cost).
-            events = len(first[1]["wire"]) if first[0] == "insert_events" else MERGE_MAX_EVENTS
+            events = writes.wire_length(first[1]["wire"]) if first[0] == "insert_events" else MERGE_MAX_EVENTS
             while events < MERGE_MAX_EVENTS:
                 queued = frames.next(block=False)
                 if queued is None:
                     break
-                if queued[0] != "insert_events" or events + len(queued[1]["wire"]) > MERGE_MAX_EVENTS:
+                if queued[0] != "insert_events" or events + writes.wire_length(queued[1]["wire"]) > MERGE_MAX_EVENTS:
                     frames.push_back(queued)
                     break
                 requests.append(queued)
-                events += len(queued[1]["wire"])
+                events += writes.wire_length(queued[1]["wire"])
             for ok, value in _run_requests(conn, requests):
                 _answer(stream, ok, value)
             checkpointer.poke()
@@ -238,9 +238,9 @@ def _run_requests(conn: sqlite3.Connection, requests: list[tuple[str, dict[str, 
     """
     if len(requests) > 1:
         wires = [kw["wire"] for _, kw in requests]
-        merged = partial(writes.insert_events, wire=[w for wire in wires for w in wire],
-                         span_rows=[s for _, kw in requests for s in kw["span_rows"]])
         try:
+            merged = partial(writes.insert_events, wire=writes.join_wires(wires),
+                             span_rows=writes.join_wires([kw["span_rows"] for _, kw in requests]))
             result = run_transaction(conn, merged)
         except Exception as exc:  # one of them is at fault: each runs alone below
             LOG.debug("a merged insert failed (%s); running its %d requests one by one", exc, len(requests))

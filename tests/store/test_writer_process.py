@@ -94,7 +94,7 @@ async def test_committed_pages_reach_the_database_file_in_the_background(tmp_pat
 
 
 def _insert(*events: NewEvent) -> tuple[str, dict[str, Any]]:
-    return "insert_events", {"wire": writes.event_wire(events), "span_rows": []}
+    return "insert_events", {"wire": writes.event_wire(events), "span_rows": ()}
 
 
 def _wal_frames_written(conn: sqlite3.Connection, run: Callable[[], object]) -> int:
@@ -135,7 +135,7 @@ def test_queued_inserts_share_one_transaction_and_each_gets_its_own_answer(tmp_p
 def test_a_failing_request_among_queued_inserts_fails_alone(tmp_path: Path) -> None:
     conn = open_writer(tmp_path / "m.db", True)
     try:
-        broken = ("insert_events", {"wire": [("default", "x")], "span_rows": []})
+        broken = ("insert_events", {"wire": (("default",), ("x",)), "span_rows": ()})
         answers = _run_requests(conn, [_insert(custom("s1")), broken, _insert(custom("s2"))])
         assert [ok for ok, _ in answers] == [True, False, True]
         assert isinstance(answers[1][1], StoreError)
