@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Final
+from typing import Final, TypeVar
 
 from aiohttp import web
 
@@ -47,10 +49,11 @@ from store.spans import NewSpan
 __all__ = ("OtlpState", "add_routes", "otlp_state_key")
 
 LOG = logging.getLogger("collector.otlp")
+_T = TypeVar("_T")
 
-# Bodies at least this large are decoded and mapped in a worker thread so that the event loop
-# keeps serving other requests (docs/otlp.md "Decoding off the event loop").
-OFFLOAD_BYTES: Final = 1024 * 1024
+# Bodies at least this large are decoded and mapped on the mapper thread so that the event loop
+# keeps serving other requests meanwhile (docs/otlp.md "Decoding off the event loop").
+OFFLOAD_BYTES: Final = 64 * 1024
 _INFLATE_GUESS: Final = 8
 _ALLOW: Final = "POST, OPTIONS"
 _ACCEPT_ENCODING: Final = ", ".join(("identity", *SUPPORTED_ENCODINGS))
@@ -62,10 +65,21 @@ _HINT: Final = "OTLP/HTTP endpoints are POST /v1/traces, /v1/logs and /v1/metric
 
 @dataclass(slots=True)
 class OtlpState:
-    """The receiver's shared state: the mapper's bounded memo and the price table."""
+    """The receiver's shared state: the mapper's bounded memo, the price table, the mapper thread.
+
+    One thread maps the large bodies, first come first served: a request waits for the ones
+    before it instead of sharing the GIL with all of them, so each reaches the writer as soon as
+    it can and the writer always has the next one (several threads made them finish together).
+    """
 
     memo: OtlpMemo = field(default_factory=OtlpMemo)
     prices: PriceTable | None = None
+    mapper: ThreadPoolExecutor | None = None
+
+    async def offload(self, call: Callable[[], _T]) -> _T:
+        if self.mapper is None:
+            self.mapper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-mapper")
+        return await asyncio.get_running_loop().run_in_executor(self.mapper, call)
 
 
 # TODO(foundation): move to collector/appkeys.py with the other keys.
@@ -76,6 +90,7 @@ def add_routes(app: web.Application) -> None:
     """Register the OTLP routes, the /v1/ auth error renderer and the price table loader."""
     app[otlp_state_key] = OtlpState()
     app.on_startup.append(_load_prices)
+    app.on_cleanup.append(_stop_mapper)
     for path, signal in _PATHS:
         app.router.add_route("*", path, partial(_handle, signal=signal))
     app.router.add_route("POST", "/", _not_found)
@@ -87,6 +102,13 @@ def add_routes(app: web.Application) -> None:
 
 async def _load_prices(app: web.Application) -> None:
     app[otlp_state_key].prices = load_price_table(app[settings_key].prices_file or None)
+
+
+async def _stop_mapper(app: web.Application) -> None:
+    state = app[otlp_state_key]
+    if state.mapper is not None:
+        state.mapper.shutdown(wait=True)
+        state.mapper = None
 
 
 # ------------------------------------------------------------------ the handler
@@ -124,7 +146,7 @@ async def _handle(request: web.Request, *, signal: Signal) -> web.StreamResponse
                 result = await _map(signal, encoding, body, tenant, state, now_ns=app[clock_key]() * 1000)
             except DecodeError as exc:
                 return _status(request, 400, str(exc), encoding)
-            spans = await _span_rows(result, tenant, offload=len(body) >= OFFLOAD_BYTES)
+            spans = await _span_rows(result, tenant, state, offload=len(body) >= OFFLOAD_BYTES)
             del body
         if result.events or spans:
             # the spans (for the Tempo API) commit in the same transaction as their events
@@ -159,16 +181,16 @@ async def _map(signal: Signal, encoding: Encoding, body: bytes, tenant: str, sta
     call = partial(map_request, signal, encoding, body, tenant=tenant, memo=state.memo, prices=prices,
                    now_ns=now_ns)
     if len(body) >= OFFLOAD_BYTES:
-        return await asyncio.to_thread(call)
+        return await state.offload(call)
     return call()
 
 
-async def _span_rows(result: MappingResult, tenant: str, *, offload: bool) -> list[NewSpan]:
+async def _span_rows(result: MappingResult, tenant: str, state: OtlpState, *, offload: bool) -> list[NewSpan]:
     """The decoded spans as rows to store (collector.tempo.codec), off the event loop for big bodies."""
     if not result.spans:
         return []
     call = partial(new_spans, result.spans, result.events, tenant)
-    return await asyncio.to_thread(call) if offload else call()
+    return await state.offload(call) if offload else call()
 
 
 # ------------------------------------------------------------------ errors and CORS

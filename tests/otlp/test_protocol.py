@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from collector.receivers.otlp_http import OFFLOAD_BYTES, otlp_state_key
 from tests.otlp.builders import (
     CHILD,
     CHILD2,
@@ -120,6 +121,20 @@ async def test_c05_methods_and_paths(otlp_client: TestClient[Any, Any]) -> None:
 
 
 # ------------------------------------------------------------------ 6-11: encodings and sizes
+
+
+async def test_large_bodies_are_mapped_on_the_mapper_thread(make_otlp_client: OtlpClientFactory) -> None:
+    client = await make_otlp_client()
+    state = client.server.app[otlp_state_key]
+    many = traces(*(chat_span(f"{i:016x}", f"{i:032x}") for i in range(1, 600)))
+    body = to_protobuf(many)
+    assert len(body) >= OFFLOAD_BYTES
+    status, _, _ = await post(client, "/v1/traces", body, PB)
+    assert status == 200
+    assert state.mapper is not None  # the request went through the one mapper thread
+    assert (await stats(client))["totalEvents"] == 2 * 599
+    await client.close()
+    assert state.mapper is None  # stopped with the app
 
 
 async def test_c06_gzip(make_otlp_client: OtlpClientFactory) -> None:
