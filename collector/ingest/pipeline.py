@@ -22,10 +22,13 @@ LOG = logging.getLogger("collector.ingest")
 
 # Seconds a client is told to wait before retrying an overloaded or unavailable server.
 RETRY_AFTER_SECONDS = 1
-# Groups handed to the store at once (see IngestPipeline._run). The SQLite writer process joins
-# the inserts queued behind the one it takes into one transaction, so groups waiting there grow
-# its commits; on PostgreSQL they are concurrent transactions (measured neutral against 3).
+# Groups handed to the store at once, and events in them (see IngestPipeline._run). The SQLite
+# writer process joins the small inserts queued behind the one it takes into one transaction,
+# so many small groups waiting there grow its commits (native batches of 100); requests of a
+# thousand events or more (512-span OTLP exports) do better three at a time. On PostgreSQL they
+# are concurrent transactions (measured neutral against three). docs/decisions.md has numbers.
 MAX_COMMITS_IN_FLIGHT = 8
+MAX_EVENTS_IN_FLIGHT = 3000
 
 CommitListener = Callable[[Sequence[NewEvent], InsertResult], Awaitable[None] | None]
 
@@ -87,6 +90,7 @@ class IngestPipeline:
         self._committing = 0
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(MAX_COMMITS_IN_FLIGHT)
+        self._committed = asyncio.Event()   # set whenever a group finishes (frees events in flight)
         self._idle = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
@@ -195,9 +199,9 @@ class IngestPipeline:
     async def _run(self) -> None:
         """Take groups as soon as batches wait and a commit slot is free.
 
-        Up to ``MAX_COMMITS_IN_FLIGHT`` groups are handed to the store at once: while one
-        commits, the next is already on its way, so neither the event loop nor the writer
-        waits for the other. The store commits them in submission order (one SQLite writer;
+        Up to ``MAX_COMMITS_IN_FLIGHT`` groups are handed to the store at once, and no new one
+        while ``MAX_EVENTS_IN_FLIGHT`` events are in them: while one commits, the next is
+        already on its way, so neither the event loop nor the writer waits for the other. The store commits them in submission order (one SQLite writer;
         row locks on PostgreSQL keep each session's chain linear).
         """
         while True:
@@ -208,6 +212,9 @@ class IngestPipeline:
                 await self._wake.wait()
                 continue
             await self._slots.acquire()
+            while self._committing >= MAX_EVENTS_IN_FLIGHT:
+                self._committed.clear()
+                await self._committed.wait()
             group = self._take_group()
             if not group:
                 self._slots.release()
@@ -224,6 +231,7 @@ class IngestPipeline:
             self._committing -= size
             self._in_flight.discard(asyncio.current_task())  # type: ignore[arg-type,unused-ignore]
             self._slots.release()
+            self._committed.set()
             if not self._queue and not self._in_flight:
                 self._idle.set()
 

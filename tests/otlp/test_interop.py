@@ -34,7 +34,7 @@ from collector.mapping.otlp_decode_json import decode_traces_json
 from collector.mapping.otlp_decode_pb import decode_traces_pb
 from store.interface import Store
 from tests.otlp.builders import events_of, map_doc, to_protobuf
-from tests.otlp.conftest import OtlpClientFactory, all_events
+from tests.otlp.conftest import OtlpClientFactory, all_events, stats
 from tests.support import wait_until
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -314,3 +314,34 @@ async def test_genai_log_content_from_sdk_joins_span(otlp_client: TestClient[Any
     assert events["llm_response"]["payload"]["completion"] == "Hello!"
     assert events["llm_response"]["payload"]["finishReason"] == "stop"
     assert events["llm_response"]["payload"]["usage"]["inputTokens"] == 9
+
+
+async def test_large_requests_are_handed_to_the_store_a_few_thousand_events_at_a_time(
+    make_otlp_client: OtlpClientFactory, sqlite_store: Store,
+) -> None:
+    """Commit slots are many, but 1,024-event requests go three at a time (MAX_EVENTS_IN_FLIGHT)."""
+    from collector.ingest.pipeline import MAX_EVENTS_IN_FLIGHT
+    from tests.otlp.builders import span, traces
+
+    store = GatedStore(sqlite_store)
+    client = await make_otlp_client(store=store, commit_max_events=1000)  # a group per request
+    pipeline = client.app[pipeline_key]
+
+    def request(n: int) -> bytes:  # 512 chat spans: 1,024 events
+        return to_protobuf(traces(*(span(f"{n:02x}{i:014x}", "chat gpt-4o", {"gen_ai.operation.name": "chat"},
+                                         trace_id=f"{n:02x}{i:030x}") for i in range(512))))
+
+    async def send(n: int) -> int:
+        resp = await client.post("/v1/traces", data=request(n), headers={"Content-Type": "application/x-protobuf"})
+        return resp.status
+
+    fits = -(-MAX_EVENTS_IN_FLIGHT // 1024)  # the request that reaches the budget is still handed over
+    sent = [asyncio.create_task(send(n)) for n in range(1, fits + 2)]  # ids of request 0 would be all zero
+    await wait_until(lambda: store.writes_started == fits and pipeline.queued_events == 1024,
+                     what="the budget to fill and one request to wait")
+    for _ in range(20):  # let the pipeline's task run: it must keep the last request queued
+        await asyncio.sleep(0)
+    assert (store.writes_started, pipeline.queued_events) == (fits, 1024)
+    store.gate.set()
+    assert [await t for t in sent] == [200] * (fits + 1)
+    assert (await stats(client))["totalEvents"] == 1024 * (fits + 1)
