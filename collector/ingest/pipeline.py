@@ -201,8 +201,9 @@ class IngestPipeline:
 
         Up to ``MAX_COMMITS_IN_FLIGHT`` groups are handed to the store at once, and no new one
         while ``MAX_EVENTS_IN_FLIGHT`` events are in them: while one commits, the next is
-        already on its way, so neither the event loop nor the writer waits for the other. The store commits them in submission order (one SQLite writer;
-        row locks on PostgreSQL keep each session's chain linear).
+        already on its way, so neither the event loop nor the writer waits for the other. The
+        store commits them in submission order (one SQLite writer; row locks on PostgreSQL keep
+        each session's chain linear).
         """
         while True:
             if not self._queue:
