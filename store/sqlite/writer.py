@@ -290,8 +290,14 @@ class _Frames:
 
     def _receive(self, block: bool) -> bool:
         """Read what the socket holds (waiting for something if ``block``); False if nothing came."""
+        if block:
+            flags = 0
+        elif _DONTWAIT is None:  # no non-blocking receive on this platform: nothing is merged
+            return False
+        else:
+            flags = _DONTWAIT
         try:
-            data = self._sock.recv(_RECEIVE_BYTES, 0 if block else socket.MSG_DONTWAIT)
+            data = self._sock.recv(_RECEIVE_BYTES, flags)
         except BlockingIOError:
             return False
         except OSError:
@@ -304,6 +310,7 @@ class _Frames:
 
 
 _RECEIVE_BYTES = 1 << 20
+_DONTWAIT: int | None = getattr(socket, "MSG_DONTWAIT", None)  # Linux and macOS have it
 
 
 def _answer(stream: Any, ok: bool, value: Any) -> None:
