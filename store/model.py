@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import repeat
-from typing import Any, Literal, NamedTuple
+from functools import partial
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 __all__ = (
     "CLIENT_EVENT_TYPES",
@@ -42,7 +43,18 @@ __all__ = (
     "StorageStats",
     "StoredEvent",
     "VerifiedTimeline",
+    "from_fields",
 )
+
+_Row = TypeVar("_Row", bound=tuple[Any, ...])
+
+
+def from_fields(cls: type[_Row]) -> Callable[[Iterable[Any]], _Row]:
+    """Make ``cls`` (a named tuple) from all its fields in C, for the per-event paths.
+
+    ``cls(...)`` and ``cls._make`` run a Python-level function per row.
+    """
+    return cast("Callable[[Iterable[Any]], _Row]", partial(tuple.__new__, cls))
 
 Severity = Literal["debug", "info", "warn", "error", "critical"]
 SEVERITIES: tuple[str, ...] = ("debug", "info", "warn", "error", "critical")
@@ -169,7 +181,7 @@ class InsertResult:
 def _insert_result(
     columns: tuple[tuple[Any, ...], ...], inserted: int, duplicates: int, touched: tuple[tuple[str, str], ...],
 ) -> InsertResult:
-    outcomes = tuple(map(tuple.__new__, repeat(EventOutcome), zip(*columns, strict=True)))
+    outcomes = tuple(map(from_fields(EventOutcome), zip(*columns, strict=True)))
     return InsertResult(outcomes, inserted, duplicates, touched)
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 from store.canonical import event_hash
-from store.model import EventOutcome, NewEvent
+from store.model import EventOutcome, NewEvent, from_fields
 
 __all__ = (
     "EVENT_COLUMNS",
@@ -79,8 +78,7 @@ class AgentState:
     exists: bool = False
 
 
-# An EventOutcome without the named tuple's Python-level __new__ (one per event).
-_outcome = partial(tuple.__new__, EventOutcome)
+_outcome = from_fields(EventOutcome)
 
 
 @dataclass(slots=True)

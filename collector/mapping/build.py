@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
 from typing import Any, Final
 
 from collector.mapping.facts import extract_facts
 from store import canonical
-from store.model import NewEvent
+from store.model import NewEvent, from_fields
 
 __all__ = ("build_event",)
 
-# NewEvent from a tuple without the named tuple's Python-level __new__ (one call per event).
-_new_event: Final[Callable[[tuple[Any, ...]], NewEvent]] = partial(tuple.__new__, NewEvent)
+_new_event: Final = from_fields(NewEvent)
 
 
 def build_event(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from functools import partial
 from itertools import chain
 from typing import Any, TypeVar
 
@@ -21,6 +20,7 @@ from store.model import (
     InsertResult,
     NewEvent,
     SessionPatch,
+    from_fields,
 )
 from store.plan import AgentState, EventRow, SessionState, plan_insert
 from store.retention import Anchored, DeletedRun, RetentionBatch, merge_anchor, plan_retention_batch
@@ -71,9 +71,9 @@ def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> list[Sequence[_T]]:
 # tuples with tuple.__new__ in C loops costs about a tenth of pickling named tuples one by one.
 Wire = tuple[tuple[Any, ...], ...]
 _EVENT_FIELDS = len(NewEvent._fields) - 1
-_new_event = partial(tuple.__new__, NewEvent)
-_new_facts = partial(tuple.__new__, EventFacts)
-_new_span = partial(tuple.__new__, NewSpan)
+_new_event = from_fields(NewEvent)
+_new_facts = from_fields(EventFacts)
+_new_span = from_fields(NewSpan)
 
 
 def event_wire(events: Sequence[NewEvent]) -> Wire:
