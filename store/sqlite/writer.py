@@ -204,20 +204,7 @@ def _child_main(path: str, migrate: bool, sock: socket.socket) -> None:
     frames = _Frames(sock)
     try:
         while (first := frames.next(block=True)) is not None:
-            requests = [first]
-            # Inserts already waiting behind this one join its transaction: one commit writes
-            # each touched index page once for all of them (the commit is most of the cost).
-            events = writes.wire_length(first[1]["wire"]) if first[0] == "insert_events" else MERGE_MAX_EVENTS
-            while events < MERGE_MAX_EVENTS:
-                queued = frames.next(block=False)
-                if queued is None:
-                    break
-                if queued[0] != "insert_events" or events + writes.wire_length(queued[1]["wire"]) > MERGE_MAX_EVENTS:
-                    frames.push_back(queued)
-                    break
-                requests.append(queued)
-                events += writes.wire_length(queued[1]["wire"])
-            for ok, value in _run_requests(conn, requests):
+            for ok, value in _run_requests(conn, _with_queued_inserts(frames, first)):
                 _answer(stream, ok, value)
             checkpointer.poke()
     finally:
@@ -228,6 +215,29 @@ def _child_main(path: str, migrate: bool, sock: socket.socket) -> None:
 # Most events in inserts merged into one transaction by the writer process: past this size a
 # commit costs little per event, and a bigger one only makes the requests in it wait longer.
 MERGE_MAX_EVENTS = 1000
+
+
+def _insert_size(request: tuple[str, dict[str, Any]]) -> int | None:
+    """Events in an insert request; None for any other request."""
+    return writes.wire_length(request[1]["wire"]) if request[0] == "insert_events" else None
+
+
+def _with_queued_inserts(frames: _Frames, first: tuple[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """``first``, and if it is an insert, the inserts already waiting behind it.
+
+    They join its transaction: one commit writes each touched index page once for all of them
+    (the commit is most of the cost), up to ``MERGE_MAX_EVENTS`` events.
+    """
+    requests = [first]
+    events = _insert_size(first)
+    while events is not None and events < MERGE_MAX_EVENTS and (queued := frames.next(block=False)) is not None:
+        size = _insert_size(queued)
+        if size is None or events + size > MERGE_MAX_EVENTS:
+            frames.push_back(queued)
+            break
+        requests.append(queued)
+        events += size
+    return requests
 
 
 def _run_requests(conn: sqlite3.Connection, requests: list[tuple[str, dict[str, Any]]]) -> list[tuple[bool, Any]]:

@@ -18,7 +18,7 @@ from store.model import AlertRulePatch, ApiKey, EventQuery, NewEvent
 from store.sqlite import writes
 from store.sqlite.backend import SQLiteStore
 from store.sqlite.connections import open_writer
-from store.sqlite.writer import _Frames, _run_requests
+from store.sqlite.writer import MERGE_MAX_EVENTS, _Frames, _run_requests, _with_queued_inserts
 from tests.store.builders import custom, session_started
 from tests.support import wait_until
 
@@ -162,4 +162,30 @@ def test_frames_arrive_whole_blocking_or_not() -> None:
         parent.close()  # end-of-file: no more requests
         assert frames.next(block=True) is None
     finally:
+        child.close()
+
+
+def test_an_insert_takes_the_inserts_queued_behind_it_up_to_the_merge_limit() -> None:
+    parent, child = socket.socketpair()
+    frames = _Frames(child)
+
+    def insert(n: int) -> tuple[str, dict[str, Any]]:
+        return "insert_events", {"wire": (("default",) * n,), "span_rows": ()}
+
+    queued = [insert(400), insert(500), insert(200), ("put_settings", {}), insert(1)]
+    try:
+        parent.sendall(b"".join(struct.pack("!I", len(p)) + p for p in map(pickle.dumps, queued)))
+        first = frames.next(block=True)
+        assert first is not None
+        assert MERGE_MAX_EVENTS == 1000
+        assert _with_queued_inserts(frames, first) == queued[:2]   # 400 + 500; 200 more would pass 1,000
+        again = frames.next(block=True)
+        assert again is not None
+        assert _with_queued_inserts(frames, again) == [queued[2]]   # a settings write never joins
+        other = frames.next(block=True)
+        assert other is not None
+        assert _with_queued_inserts(frames, other) == [queued[3]]  # nor takes the insert behind it
+        assert frames.next(block=False) == queued[4]
+    finally:
+        parent.close()
         child.close()
