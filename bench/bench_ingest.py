@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import emit, fresh_database, log, machine, median, parse_args, pg_admin_url, run_clients
-from bench.ingest_load import LoadConfig, PhaseResult, py_spy_path, run_phase
-from bench.profile_summary import summarize
+from bench.ingest_load import LoadConfig, PhaseResult, py_spy_missing, run_phase
+from bench.profile_summary import report
 from bench.raw_sqlite import TRANSACTION_ROWS, raw_insert_client
 
 # performance.md
@@ -31,8 +31,7 @@ def main() -> int:
     args = parse_args(__doc__ or "", _options)
     mode = args.mode
     backend = "postgresql" if pg_admin_url() else "sqlite"
-    if args.profile is not None and py_spy_path() is None:
-        log("--profile needs py-spy: .venv/bin/pip install py-spy")
+    if py_spy_missing(args.profile):
         return 2
     client_procs = args.client_procs or mode.pick(smoke=1, quick=2, full=2)
     base = LoadConfig(
@@ -74,10 +73,8 @@ def main() -> int:
             raw_cpu_rates.append(raw["rows_per_cpu_s"])
             log(f"  raw SQLite: {raw['rows_per_s']:,.0f} rows/s ({raw['rows']} rows, {TRANSACTION_ROWS}/transaction)")
 
-    if args.profile is not None and args.profile.exists():
-        report = summarize(args.profile.read_text())
-        args.profile.with_suffix(".summary.txt").write_text(report + "\n")
-        log(f"profile of the first throughput window: {args.profile}\n{report}")
+    if args.profile is not None:
+        report(args.profile, "the first throughput window")
 
     _emit_all(mode.runs, backend, base, fixed, full_runs, fixed_runs, raw_rates, raw_cpu_rates)
     broken = [r for r in (*full_runs, *fixed_runs) if r.errors or (r.stored_total not in (None, r.acked_total))]

@@ -27,8 +27,8 @@ import aiohttp
 import orjson
 
 from bench.common import Server, emit, fresh_database, log, machine, median, parse_args, percentile, run_clients
-from bench.ingest_load import py_spy
-from bench.profile_summary import summarize
+from bench.ingest_load import py_spy, py_spy_missing
+from bench.profile_summary import report
 
 TARGET_SPANS_PER_S = 20_000   # performance.md; do not resolve below 8,000
 SPANS_PER_TRACE = 8           # invoke_agent root + 4 chat + 3 execute_tool
@@ -271,6 +271,8 @@ def in_process(cfg: _Config) -> tuple[float, float]:
 def main() -> int:
     args = parse_args(__doc__ or "", _options)
     mode = args.mode
+    if py_spy_missing(args.profile):
+        return 2
     cfg = _Config(
         spans=mode.pick(smoke=64, quick=args.spans, full=args.spans),
         exporters=mode.pick(smoke=2, quick=args.exporters, full=args.exporters),
@@ -300,10 +302,8 @@ def main() -> int:
             log("  FAILED: fewer events stored than acknowledged")
             return 1
         runs.append(result)
-    if args.profile is not None and args.profile.exists():
-        report = summarize(args.profile.read_text())
-        args.profile.with_suffix(".summary.txt").write_text(report + "\n")
-        log(f"profile of the first run's window: {args.profile}\n{report}")
+    if args.profile is not None:
+        report(args.profile, "the first run's window")
     context = {**context, **machine()}
     emit("otlp", "throughput", median([r["spans_per_s"] for r in runs]), "spans/s", runs=mode.runs,
          target=TARGET_SPANS_PER_S, **context)

@@ -254,6 +254,14 @@ def py_spy_path() -> str | None:
     return str(local) if local.exists() else shutil.which("py-spy")
 
 
+def py_spy_missing(profile: Path | None) -> bool:
+    """True, after saying how to install it, when ``--profile`` was asked for and py-spy is absent."""
+    if profile is None or py_spy_path() is not None:
+        return False
+    log("--profile needs py-spy: .venv/bin/pip install py-spy")
+    return True
+
+
 def py_spy(pid: int, seconds: float | None, out: Path) -> subprocess.Popen[bytes]:
     """Sample a process with py-spy (raw collapsed stacks per thread) without pausing it.
 

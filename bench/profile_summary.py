@@ -7,7 +7,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-__all__ = ("summarize",)
+from bench.common import log
+
+__all__ = ("report", "summarize")
 
 # "function (path/to/file.py:123)" -> ("function", "file.py")
 _FRAME = re.compile(r"^(?P<fn>.*?) \((?P<file>[^():]+?)(?::\d+)?\)$")
@@ -58,6 +60,15 @@ def summarize(raw: str, top: int = 25) -> str:
         *table("self time (leaf frame)", self_time), "",
         *table("inclusive time (frame anywhere on the stack)", inclusive),
     ])
+
+
+def report(profile: Path, window: str) -> None:
+    """After a benchmark recorded ``profile``: its summary beside it (``.summary.txt``) and on stderr."""
+    if not profile.exists():
+        return
+    text = summarize(profile.read_text())
+    profile.with_suffix(".summary.txt").write_text(text + "\n")
+    log(f"profile of {window}: {profile}\n{text}")
 
 
 if __name__ == "__main__":
