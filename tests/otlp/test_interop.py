@@ -217,20 +217,20 @@ def _single_chat(trace_hex: str) -> bytes:
     return to_protobuf(traces(span(ROOT, "chat gpt-4o", {"gen_ai.operation.name": "chat"}, trace_id=trace_hex)))
 
 
+async def _post_traces(client: TestClient[Any, Any], body: bytes) -> int:
+    resp = await client.post("/v1/traces", data=body, headers={"Content-Type": "application/x-protobuf"})
+    return resp.status
+
+
 async def _saturate(client: TestClient[Any, Any], store: GatedStore) -> list[asyncio.Task[Any]]:
     """Every commit slot held in the writer, one more request queued: the next one finds the queue full."""
     pipeline = client.app[pipeline_key]
 
-    async def send(trace_hex: str) -> int:
-        resp = await client.post("/v1/traces", data=_single_chat(trace_hex),
-                                 headers={"Content-Type": "application/x-protobuf"})
-        return resp.status
-
     held = []
     for n in range(MAX_COMMITS_IN_FLIGHT):
-        held.append(asyncio.create_task(send(str(n + 1) * 32)))
+        held.append(asyncio.create_task(_post_traces(client, _single_chat(str(n + 1) * 32))))
         await wait_until(lambda n=n: store.writes_started == n + 1, what="a commit to start")
-    held.append(asyncio.create_task(send("f" * 32)))
+    held.append(asyncio.create_task(_post_traces(client, _single_chat("f" * 32))))
     await wait_until(lambda: pipeline.queued_events >= 1, what="a batch to queue")
     return held
 
@@ -331,12 +331,9 @@ async def test_large_requests_are_handed_to_the_store_a_few_thousand_events_at_a
         return to_protobuf(traces(*(span(f"{n:02x}{i:014x}", "chat gpt-4o", {"gen_ai.operation.name": "chat"},
                                          trace_id=f"{n:02x}{i:030x}") for i in range(512))))
 
-    async def send(n: int) -> int:
-        resp = await client.post("/v1/traces", data=request(n), headers={"Content-Type": "application/x-protobuf"})
-        return resp.status
-
     fits = -(-MAX_EVENTS_IN_FLIGHT // 1024)  # the request that reaches the budget is still handed over
-    sent = [asyncio.create_task(send(n)) for n in range(1, fits + 2)]  # ids of request 0 would be all zero
+    # ids of request 0 would be all zero
+    sent = [asyncio.create_task(_post_traces(client, request(n))) for n in range(1, fits + 2)]
     await wait_until(lambda: store.writes_started == fits and pipeline.queued_events == 1024,
                      what="the budget to fill and one request to wait")
     for _ in range(20):  # let the pipeline's task run: it must keep the last request queued
