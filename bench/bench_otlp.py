@@ -120,14 +120,23 @@ def _template(cfg: _Config, seed: int) -> Any:
 
 
 def _bodies(cfg: _Config, stream: int) -> list[bytes]:
-    """``cfg.pool`` request bodies with fresh trace and span ids each."""
+    """``cfg.pool`` request bodies with fresh trace and span ids each, and later times each.
+
+    An exporter's spans are recent when it sends them, so body k starts where body k - 1's spans
+    started plus one span each (1 ms apart): like a live agent, times move forward from request to
+    request instead of every request landing in the same half second.
+    """
     request = _template(cfg, stream)
     spans = request.resource_spans[0].scope_spans[0].spans
+    step = len(spans) * 1_000_000
     out = []
-    for _ in range(cfg.pool):
+    for k in range(cfg.pool):
         root = b""
         trace = b""
         for i, sp in enumerate(spans):
+            if k:
+                sp.start_time_unix_nano += step
+                sp.end_time_unix_nano += step
             if i % SPANS_PER_TRACE == 0:
                 trace, root = os.urandom(16), os.urandom(8)
                 sp.trace_id, sp.span_id, sp.parent_span_id = trace, root, b""
