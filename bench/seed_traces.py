@@ -112,7 +112,7 @@ async def _fill(url: str, events: int, days: float) -> dict[str, Any]:
             result = map_request("traces", "protobuf", body, tenant="default", memo=memo, prices=prices,
                                  now_ns=end_ns)
             pending_events.extend(result.events)
-            pending_spans.extend(new_spans(result.spans, result.events, "default"))
+            pending_spans.extend(new_spans(result.spans, result.owners, "default"))
             if rng.random() < 0.2:
                 samples.append(rng.choice(ids))
             if len(pending_events) >= INSERT_EVENTS:

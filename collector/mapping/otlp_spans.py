@@ -36,6 +36,8 @@ class MappingResult:
 
     events: list[NewEvent] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
+    # (traceId, spanId) -> (session, agent) of the events each span became (collector.tempo.codec)
+    owners: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     rejected: int = 0
     error_message: str = ""
     # applied to the memo only after the events are committed (cumulative metric series)
@@ -53,6 +55,7 @@ def map_traces(decoded: DecodedTraces, *, tenant: str, memo: OtlpMemo, prices: P
     wrappers = _llm_wrappers(spans, by_key, classes, tenant, memo)
 
     events: list[NewEvent] = []
+    owners: dict[tuple[str, str], tuple[str, str]] = {}
     per_resource: dict[int, tuple[str | None, str, str | None]] = {}
     notes: dict[str, list[tuple[str, SpanNote]]] = {}
     for span in spans:
@@ -61,7 +64,10 @@ def map_traces(decoded: DecodedTraces, *, tenant: str, memo: OtlpMemo, prices: P
         session, agent = resolved[key]
         ctx = _context(span, tenant, cls, session=session, agent=agent, wrapper=key in wrappers, now_ns=now_ns,
                        per_resource=per_resource)
+        produced = len(events)
         events.extend(_span_events(ctx, prices, memo))
+        if len(events) > produced:
+            owners.setdefault(key, (ctx.session_id, ctx.agent_id))
         if session or agent or cls.category == conv.LLM:
             notes.setdefault(span.trace_id, []).append(
                 (span.span_id, SpanNote(span.parent_span_id, session, agent, cls.category == conv.LLM)))
@@ -71,6 +77,7 @@ def map_traces(decoded: DecodedTraces, *, tenant: str, memo: OtlpMemo, prices: P
     return MappingResult(
         events=events,
         spans=spans,
+        owners=owners,
         rejected=decoded.rejected,
         error_message=summarize(decoded.rejected, "spans", decoded.errors, decoded.warnings),
     )

@@ -189,7 +189,7 @@ async def _span_rows(result: MappingResult, tenant: str, state: OtlpState, *, of
     """The decoded spans as rows to store (collector.tempo.codec), off the event loop for big bodies."""
     if not result.spans:
         return []
-    call = partial(new_spans, result.spans, result.events, tenant)
+    call = partial(new_spans, result.spans, result.owners, tenant)
     return await state.offload(call) if offload else call()
 
 

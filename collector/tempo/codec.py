@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import orjson
@@ -22,7 +22,6 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, St
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
 from collector.mapping.otlp_model import Attributes, Resource, Scope, Span, SpanEvent, SpanLink
-from store.model import NewEvent
 from store.spans import INT64_MAX, NewSpan, StoredSpan
 
 __all__ = (
@@ -36,7 +35,6 @@ __all__ = (
 
 _BYTES: Final = "\x00b"
 _FLOAT: Final = "\x00f"
-_SPAN_SOURCES: Final = frozenset({"otlp", "otlp_genai"})   # metadata.source of span-derived events
 
 
 # ------------------------------------------------------------------ typed values <-> JSON
@@ -122,27 +120,14 @@ def _body_json(span: Span) -> str:
     return orjson.dumps(doc).decode()
 
 
-def _span_owners(events: Iterable[NewEvent]) -> dict[tuple[str, str], tuple[str, str]]:
-    """(trace, span) -> (session, agent) from the span-derived events' metadata."""
-    owners: dict[tuple[str, str], tuple[str, str]] = {}
-    for ev in events:
-        if ev.facts.source not in _SPAN_SOURCES:
-            continue
-        try:
-            doc = orjson.loads(ev.metadata_json)
-        except orjson.JSONDecodeError:
-            continue
-        trace, span = doc.get("traceId"), doc.get("spanId")
-        if isinstance(trace, str) and isinstance(span, str):
-            owners.setdefault((trace, span), (ev.session_id, ev.agent_id))
-    return owners
+def new_spans(spans: Sequence[Span], owners: Mapping[tuple[str, str], tuple[str, str]], tenant: str) -> list[NewSpan]:
+    """The rows to store for the decoded spans of one request, owned by the sessions of their events.
 
-
-def new_spans(spans: Sequence[Span], events: Sequence[NewEvent], tenant: str) -> list[NewSpan]:
-    """The rows to store for the decoded spans of one request, owned by the sessions of their events."""
+    ``owners`` maps (traceId, spanId) to the (session, agent) of the events the span became
+    (``MappingResult.owners``); a span without events falls back to ``trace-<id>`` and its service.
+    """
     if not spans:
         return []
-    owners = _span_owners(events)
     resources: dict[tuple[int, int], tuple[str, str]] = {}
     out: list[NewSpan] = []
     for span in spans:

@@ -57,7 +57,7 @@ def _same(a: object, b: object) -> bool:
 
 def test_the_storage_codec_keeps_every_value_type() -> None:
     original = _span()
-    (row,) = new_spans([original], [], "t")
+    (row,) = new_spans([original], {}, "t")
     assert (row.session_id, row.agent_id) == (f"trace-{original.trace_id}", "svc")   # no event: fallbacks
     stored = StoredSpan(row.tenant_id, row.trace_id, row.span_id, row.parent_span_id, row.session_id, row.agent_id,
                         row.service_name, row.name, row.kind, row.start_ns, row.end_ns, row.status_code,
@@ -82,7 +82,7 @@ def test_the_storage_codec_keeps_every_value_type() -> None:
 def test_times_beyond_int64_are_clamped() -> None:
     span = _span()
     span.end_time_unix_nano = 2**64 - 1
-    (row,) = new_spans([span], [], "t")
+    (row,) = new_spans([span], {}, "t")
     assert row.end_ns == 2**63 - 1
 
 
