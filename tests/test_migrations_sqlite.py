@@ -80,6 +80,25 @@ async def test_events_by_agent_and_type_read_the_agent_index(tmp_path: Path, cou
     assert expected in plan, plan
 
 
+async def test_span_reads_use_the_trace_key_or_start_time_and_no_session_index_remains(tmp_path: Path) -> None:
+    """Migration 0005 dropped idx_spans_session: every span read is served by another index."""
+    from store.spans import SpanScan
+    from store.sqlite import queries as q
+
+    path = tmp_path / "spans.db"
+    await run_migrations(str(path))
+    names = {r[0] for r in inspect(path, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans'")}
+    assert "idx_spans_session" not in names and "idx_spans_start" in names
+
+    def plan(sql: str, *args: Any) -> str:
+        return " ".join(r[3] for r in inspect(path, f"EXPLAIN QUERY PLAN {sql}", *args))
+
+    assert "sqlite_autoindex_spans_1" in plan(q.SELECT_TRACE_SPANS.format(marks="?"), "default", "ab")
+    sql, args = q.scan_spans("default", SpanScan(start_ns=0, end_ns=10))
+    assert "idx_spans_start" in plan(sql, *args)
+    assert "idx_spans_start" in plan(q.DELETE_SPANS_BATCH, "default", 10, 100)
+
+
 async def test_opening_a_store_migrates_and_reopening_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "kept.db"
     first = await open_store(f"sqlite:///{path}")
