@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from itertools import chain
 from typing import Any, TypeVar
 
 from store import rowcodec
@@ -16,11 +15,8 @@ from store.model import (
     AlertRule,
     AlertRulePatch,
     ApiKey,
-    EventFacts,
     InsertResult,
-    NewEvent,
     SessionPatch,
-    from_fields,
 )
 from store.plan import AgentState, EventRow, SessionState, plan_insert
 from store.retention import Anchored, DeletedRun, RetentionBatch, merge_anchor, plan_retention_batch
@@ -28,6 +24,7 @@ from store.spans import NewSpan
 from store.sqlite import queries as q
 from store.sqlite import rows
 from store.sqlite.connections import insert_rows
+from store.wire import Wire, event_wire, events_from_wire, join_wires, span_wire, spans_from_wire, wire_length
 
 __all__ = (
     "delete_alert_rule",
@@ -66,53 +63,13 @@ def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> list[Sequence[_T]]:
 # ------------------------------------------------------------------ events
 
 
-# Events and spans travel to a writer process as columns (one tuple per field, the 13 facts
-# fields after the 11 event fields): pickling tuples of plain values and rebuilding the named
-# tuples with tuple.__new__ in C loops costs about a tenth of pickling named tuples one by one.
-Wire = tuple[tuple[Any, ...], ...]
-_EVENT_FIELDS = len(NewEvent._fields) - 1
-_new_event = from_fields(NewEvent)
-_new_facts = from_fields(EventFacts)
-_new_span = from_fields(NewSpan)
-
-
-def event_wire(events: Sequence[NewEvent]) -> Wire:
-    """``events`` as columns for ``insert_events`` (the same in a thread and across processes)."""
-    if not events:
-        return ()
-    columns = tuple(zip(*events, strict=True))
-    return (*columns[:_EVENT_FIELDS], *zip(*columns[_EVENT_FIELDS], strict=True))
-
-
-def span_wire(spans: Sequence[NewSpan]) -> Wire:
-    """``spans`` as columns, likewise."""
-    return tuple(zip(*spans, strict=True))
-
-
-def wire_length(wire: Wire) -> int:
-    return len(wire[0]) if wire else 0
-
-
-def join_wires(wires: Sequence[Wire]) -> Wire:
-    """One wire holding the rows of ``wires`` in order."""
-    present = [w for w in wires if w]
-    return tuple(tuple(chain.from_iterable(column)) for column in zip(*present, strict=True))
-
-
-def _events(wire: Wire) -> list[NewEvent]:
-    if not wire:
-        return []
-    facts = map(_new_facts, zip(*wire[_EVENT_FIELDS:], strict=True))
-    return list(map(_new_event, zip(*wire[:_EVENT_FIELDS], facts, strict=True)))
-
-
 def insert_events(db: sqlite3.Connection, *, wire: Wire, span_rows: Wire) -> InsertResult:
     """Read what the plan needs, plan (dedupe, chain, counters), write every row (store/plan.py).
 
     ``wire`` is ``event_wire(events)``, ``span_rows`` is ``span_wire(spans)``.
     """
-    events = _events(wire)
-    spans = list(map(_new_span, zip(*span_rows, strict=True)))
+    events = events_from_wire(wire)
+    spans = spans_from_wire(span_rows)
     by_tenant: dict[str, tuple[set[str], set[str], set[str]]] = {}
     for ev in events:
         ids, sids, aids = by_tenant.setdefault(ev.tenant_id, (set(), set(), set()))
