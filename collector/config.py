@@ -69,6 +69,9 @@ class Settings:
     sqlite_writer: str = _opt("process", "AGENTLENS_SQLITE_WRITER",
                               "Where the SQLite writer runs: its own process (uses a second core) or a thread.",
                               choices=("process", "thread"))
+    otlp_mapper: str = _opt("process", "AGENTLENS_OTLP_MAPPER",
+                            "Where OTLP bodies are decoded and mapped: a mapper process (uses a second core) "
+                            "or a thread of the server.", choices=("process", "thread"))
     pg_pool_min: int = _opt(
         2, "AGENTLENS_PG_POOL_MIN", "PostgreSQL pool: connections kept open.", minimum=1, maximum=100
     )

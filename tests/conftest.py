@@ -96,8 +96,12 @@ async def sqlite_store(make_store: Callable[..., Any]) -> Store:
 
 
 def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings for an in-process app: loopback, auth off, a temp SQLite path."""
-    env = {"AGENTLENS_DB_PATH": str(tmp_path / "app.db"), "AGENTLENS_AUTH": "disabled"}
+    """Settings for an in-process app: loopback, auth off, a temp SQLite path, OTLP mapped on a thread.
+
+    (The mapper process, the default for ``serve``, has its own tests: tests/otlp/test_mapper_process.py.)
+    """
+    env = {"AGENTLENS_DB_PATH": str(tmp_path / "app.db"), "AGENTLENS_AUTH": "disabled",
+           "AGENTLENS_OTLP_MAPPER": "thread"}
     settings, problems = load_settings(env, overrides)
     assert not problems, problems
     return settings

@@ -8,11 +8,8 @@ commit) -> ``Export*ServiceResponse`` in the request's encoding. Every failure a
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Final, TypeVar
 
@@ -28,11 +25,8 @@ from collector.mapping.otlp_compression import (
     UnsupportedEncoding,
     parse_content_encoding,
 )
-from collector.mapping.otlp_memo import OtlpMemo
 from collector.mapping.otlp_model import DecodeError
-from collector.mapping.otlp_prices import PriceTable, load_price_table
-from collector.mapping.otlp_request import map_request
-from collector.mapping.otlp_spans import MappingResult
+from collector.mapping.otlp_prices import load_price_table
 from collector.mapping.otlp_wire import (
     CONTENT_TYPES,
     GRPC_CODES,
@@ -42,18 +36,14 @@ from collector.mapping.otlp_wire import (
     media_encoding,
     status_body,
 )
-from collector.tempo.codec import new_spans
+from collector.receivers.otlp_mapper import Mapper, MapperUnavailable, ProcessMapper, ThreadMapper
 from store.errors import RetryableStoreError
-from store.spans import NewSpan
 
 __all__ = ("OtlpState", "add_routes", "otlp_state_key")
 
 LOG = logging.getLogger("collector.otlp")
 _T = TypeVar("_T")
 
-# Bodies at least this large are decoded and mapped on the mapper thread so that the event loop
-# keeps serving other requests meanwhile (docs/otlp.md "Decoding off the event loop").
-OFFLOAD_BYTES: Final = 64 * 1024
 _INFLATE_GUESS: Final = 8
 _ALLOW: Final = "POST, OPTIONS"
 _ACCEPT_ENCODING: Final = ", ".join(("identity", *SUPPORTED_ENCODINGS))
@@ -65,21 +55,14 @@ _HINT: Final = "OTLP/HTTP endpoints are POST /v1/traces, /v1/logs and /v1/metric
 
 @dataclass(slots=True)
 class OtlpState:
-    """The receiver's shared state: the mapper's bounded memo, the price table, the mapper thread.
+    """The receiver's shared state: its mapper (collector.receivers.otlp_mapper), from startup to cleanup."""
 
-    One thread maps the large bodies, first come first served: a request waits for the ones
-    before it instead of sharing the GIL with all of them, so each reaches the writer as soon as
-    it can and the writer always has the next one (several threads made them finish together).
-    """
+    mapper: Mapper | None = None
 
-    memo: OtlpMemo = field(default_factory=OtlpMemo)
-    prices: PriceTable | None = None
-    mapper: ThreadPoolExecutor | None = None
-
-    async def offload(self, call: Callable[[], _T]) -> _T:
-        if self.mapper is None:
-            self.mapper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-mapper")
-        return await asyncio.get_running_loop().run_in_executor(self.mapper, call)
+    def running_mapper(self) -> Mapper:
+        if self.mapper is None:  # an app that was never started (should not happen): map in this process
+            self.mapper = ThreadMapper(load_price_table())
+        return self.mapper
 
 
 # TODO(foundation): move to collector/appkeys.py with the other keys.
@@ -89,7 +72,7 @@ otlp_state_key: Final = web.AppKey("otlp_state", OtlpState)
 def add_routes(app: web.Application) -> None:
     """Register the OTLP routes, the /v1/ auth error renderer and the price table loader."""
     app[otlp_state_key] = OtlpState()
-    app.on_startup.append(_load_prices)
+    app.on_startup.append(_start_mapper)
     app.on_cleanup.append(_stop_mapper)
     for path, signal in _PATHS:
         app.router.add_route("*", path, partial(_handle, signal=signal))
@@ -100,14 +83,17 @@ def add_routes(app: web.Application) -> None:
     # is handled for every route by collector.security.
 
 
-async def _load_prices(app: web.Application) -> None:
-    app[otlp_state_key].prices = load_price_table(app[settings_key].prices_file or None)
+async def _start_mapper(app: web.Application) -> None:
+    settings = app[settings_key]
+    prices = load_price_table(settings.prices_file or None)  # a bad file fails the start, in either mode
+    state = app[otlp_state_key]
+    state.mapper = ProcessMapper(settings.prices_file) if settings.otlp_mapper == "process" else ThreadMapper(prices)
 
 
 async def _stop_mapper(app: web.Application) -> None:
     state = app[otlp_state_key]
     if state.mapper is not None:
-        state.mapper.shutdown(wait=True)
+        state.mapper.close()
         state.mapper = None
 
 
@@ -128,7 +114,7 @@ async def _handle(request: web.Request, *, signal: Signal) -> web.StreamResponse
     app = request.app
     settings = app[settings_key]
     pipeline = app[pipeline_key]
-    state = app[otlp_state_key]
+    mapper = app[otlp_state_key].running_mapper()
     limit = settings.otlp_max_bytes
     tenant = tenant_of(request)
     try:
@@ -143,20 +129,20 @@ async def _handle(request: web.Request, *, signal: Signal) -> web.StreamResponse
                 response.force_close()
                 return response
             try:
-                result = await _map(signal, encoding, body, tenant, state, now_ns=app[clock_key]() * 1000)
+                result = await mapper.map(signal, encoding, body, tenant=tenant, now_ns=app[clock_key]() * 1000)
             except DecodeError as exc:
                 return _status(request, 400, str(exc), encoding)
-            spans = await _span_rows(result, tenant, state, offload=len(body) >= OFFLOAD_BYTES)
             del body
-        if result.events or spans:
+        if result.events or result.spans:
             # the spans (for the Tempo API) commit in the same transaction as their events
-            await pipeline.submit(result.events, source="otlp", spans=spans)
+            await pipeline.submit(result.events, source="otlp", spans=result.spans)
     except Overloaded as exc:
         return _status(request, 503, str(exc), encoding, {"Retry-After": str(exc.retry_after)})
-    except RetryableStoreError:
-        return _status(request, 503, "database unavailable, retry later", encoding, {"Retry-After": "1"})
+    except (RetryableStoreError, MapperUnavailable) as exc:
+        message = str(exc) if isinstance(exc, MapperUnavailable) else "database unavailable, retry later"
+        return _status(request, 503, message, encoding, {"Retry-After": "1"})
     if result.series_updates:
-        state.memo.commit_series(result.series_updates)
+        mapper.commit_series(result.series_updates)
     return web.Response(body=export_response(signal, encoding, result.rejected, result.error_message),
                         content_type=CONTENT_TYPES[encoding])
 
@@ -171,26 +157,6 @@ def _budget(content_length: int | None, coding: str | None, limit: int) -> int:
     if content_length is None:
         return limit
     return min(limit, content_length * _INFLATE_GUESS if coding else content_length)
-
-
-async def _map(signal: Signal, encoding: Encoding, body: bytes, tenant: str, state: OtlpState, *,
-               now_ns: int) -> MappingResult:
-    prices = state.prices
-    if prices is None:  # an app that was never started (should not happen): load lazily
-        prices = state.prices = load_price_table()
-    call = partial(map_request, signal, encoding, body, tenant=tenant, memo=state.memo, prices=prices,
-                   now_ns=now_ns)
-    if len(body) >= OFFLOAD_BYTES:
-        return await state.offload(call)
-    return call()
-
-
-async def _span_rows(result: MappingResult, tenant: str, state: OtlpState, *, offload: bool) -> list[NewSpan]:
-    """The decoded spans as rows to store (collector.tempo.codec), off the event loop for big bodies."""
-    if not result.spans:
-        return []
-    call = partial(new_spans, result.spans, result.owners, tenant)
-    return await state.offload(call) if offload else call()
 
 
 # ------------------------------------------------------------------ errors and CORS

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from tests.otlp.builders import CHILD, CHILD2, GRANDCHILD, ROOT, TRACE, TRACE2, to_protobuf
-from tests.otlp.conftest import all_events
+from tests.otlp.conftest import OtlpClientFactory, all_events
 from tests.otlp.golden_inputs import FIXTURES, produce
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
@@ -196,8 +195,13 @@ def test_cost_metrics_without_logs() -> None:
 # ------------------------------------------------------------------ through the server
 
 
-@pytest.mark.parametrize("name", ["agent_tree", "claude_code", "genai_v136_with_logs"])
-async def test_golden_fixture_through_the_server(otlp_client: TestClient[Any, Any], name: str) -> None:
+@pytest.mark.parametrize("mapper", ["thread", "process"])
+@pytest.mark.parametrize("name", ["agent_tree", "claude_code", "genai_v136_with_logs", "metrics"])
+async def test_golden_fixture_through_the_server(make_otlp_client: OtlpClientFactory, name: str, mapper: str) -> None:
+    """Every request of the fixture in turn, mapped on the server's thread or in its mapper process
+    (whose memo must carry what one request leaves for the next: parent spans, logged content,
+    committed metric series)."""
+    otlp_client = await make_otlp_client(otlp_mapper=mapper)
     fixture = load(name)
     for request in fixture["requests"]:
         resp = await otlp_client.post(f"/v1/{request['signal']}", data=to_protobuf(request["body"], request["signal"]),

@@ -21,7 +21,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collector.receivers.otlp_http import OFFLOAD_BYTES, otlp_state_key
+from collector.receivers.otlp_http import otlp_state_key
+from collector.receivers.otlp_mapper import OFFLOAD_BYTES, ThreadMapper
 from tests.otlp.builders import (
     CHILD,
     CHILD2,
@@ -126,15 +127,19 @@ async def test_c05_methods_and_paths(otlp_client: TestClient[Any, Any]) -> None:
 async def test_large_bodies_are_mapped_on_the_mapper_thread(make_otlp_client: OtlpClientFactory) -> None:
     client = await make_otlp_client()
     state = client.server.app[otlp_state_key]
+    mapper = state.mapper
+    assert isinstance(mapper, ThreadMapper) and mapper.thread is None
+    status, _, _ = await post(client, "/v1/traces", to_protobuf(ONE_SPAN), PB)
+    assert status == 200 and mapper.thread is None  # a small body maps inline
     many = traces(*(chat_span(f"{i:016x}", f"{i:032x}") for i in range(1, 600)))
     body = to_protobuf(many)
     assert len(body) >= OFFLOAD_BYTES
     status, _, _ = await post(client, "/v1/traces", body, PB)
     assert status == 200
-    assert state.mapper is not None  # the request went through the one mapper thread
-    assert (await stats(client))["totalEvents"] == 2 * 599
+    assert mapper.thread is not None  # the request went through the one mapper thread
+    assert (await stats(client))["totalEvents"] == 2 * 600
     await client.close()
-    assert state.mapper is None  # stopped with the app
+    assert state.mapper is None and mapper.thread is None  # stopped with the app
 
 
 async def test_c06_gzip(make_otlp_client: OtlpClientFactory) -> None:
