@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -152,7 +153,15 @@ _CHILD: dict[str, ThreadMapper] = {}
 
 def _child_init(prices_file: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops us (Ctrl-C reaches the whole group)
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # a server killed outright cannot stop us: leave when it is gone
+        threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     _CHILD["mapper"] = ThreadMapper(load_price_table(prices_file or None))
+
+
+def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()  # returns when the parent's end of the sentinel pipe closes, i.e. when it exits
+    os._exit(0)  # nothing to keep: the memo is a cache
 
 
 def _child_map(signal_: Signal, encoding: Encoding, body: bytes, tenant: str,

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import select
 import signal
+from pathlib import Path
+
+import aiohttp
+import pytest
 
 from collector.receivers.otlp_http import otlp_state_key
 from collector.receivers.otlp_mapper import ProcessMapper
 from tests.otlp.builders import ROOT, TRACE, span, to_protobuf, traces
 from tests.otlp.conftest import OtlpClientFactory, all_events
 from tests.otlp.test_protocol import JS, PB, chat_span, post, status_json, status_pb
+from tests.support import ServerProcess
 
 
 def _pid_alive(pid: int) -> bool:
@@ -63,3 +70,28 @@ async def test_a_dead_child_answers_503_and_a_new_one_takes_over(make_otlp_clien
     assert sessions["session_started"] == "conv-1"
     assert sessions["llm_call"] == f"trace-{TRACE}"
     await client.close()
+
+
+async def test_killing_the_server_takes_its_children_with_it(tmp_path: Path) -> None:
+    """SIGKILL gives the server no chance to stop its mapper and writer processes: they leave on their own."""
+    if not hasattr(os, "pidfd_open"):
+        pytest.skip("needs os.pidfd_open (Linux) to wait for processes that are not our children")
+    server = ServerProcess(tmp_path / "kill.db").start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{server.url}/v1/traces", data=to_protobuf(traces(chat_span())), headers=PB) as resp:
+                assert resp.status == 200
+        assert server.proc is not None
+        children = [int(c) for task in Path(f"/proc/{server.proc.pid}/task").iterdir()
+                    for c in (task / "children").read_text().split()]
+        assert len(children) >= 2  # the SQLite writer and the OTLP mapper (and multiprocessing's tracker)
+        handles = [os.pidfd_open(pid) for pid in children]
+    finally:
+        server.kill()
+    try:
+        for pid, fd in zip(children, handles, strict=True):
+            ready, _, _ = await asyncio.to_thread(select.select, [fd], [], [], 30)
+            assert ready, f"child {pid} of the killed server is still running"
+    finally:
+        for fd in handles:
+            os.close(fd)
