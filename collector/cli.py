@@ -20,6 +20,7 @@ from store.errors import StoreError
 from store.factory import open_store, run_migrations
 from store.interface import Store
 from store.model import SessionQuery
+from store.runtime import settle_gc
 
 __all__ = ("main",)
 
@@ -131,6 +132,7 @@ async def _serve_async(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        settle_gc()  # started: what exists now stays, and collections run rarely (store/runtime.py)
         ports = sorted({addr[1] for addr in runner.addresses})
         # One machine-readable line: tests and scripts wait for it instead of polling.
         print(f"agentlens-collector ready on http://{settings.host}:{ports[0] if ports else settings.port} "

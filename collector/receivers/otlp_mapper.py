@@ -20,6 +20,7 @@ from collector.mapping.otlp_request import map_request
 from collector.mapping.otlp_wire import Encoding, Signal
 from collector.tempo.codec import new_spans
 from store.model import NewEvent
+from store.runtime import settle_gc
 from store.spans import NewSpan
 from store.wire import Wire, event_wire, events_from_wire, span_wire, spans_from_wire
 
@@ -157,6 +158,7 @@ def _child_init(prices_file: str) -> None:
     if parent is not None:  # a server killed outright cannot stop us: leave when it is gone
         threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     _CHILD["mapper"] = ThreadMapper(load_price_table(prices_file or None))
+    settle_gc()
 
 
 def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:

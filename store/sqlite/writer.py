@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from store.errors import StoreClosed, StoreError, Unavailable
+from store.runtime import settle_gc
 from store.sqlite import writes
 from store.sqlite.checkpoint import Checkpointer
 from store.sqlite.connections import open_writer, run_transaction
@@ -201,6 +202,7 @@ def _child_main(path: str, migrate: bool, sock: socket.socket) -> None:
         return
     _answer(stream, True, os.getpid())
     checkpointer = Checkpointer(Path(path))
+    settle_gc()
     frames = _Frames(sock)
     try:
         while (first := frames.next(block=True)) is not None:
