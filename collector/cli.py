@@ -26,10 +26,12 @@ __all__ = ("main",)
 
 LOG = logging.getLogger("collector")
 
-# How long a thread may hold the GIL while another waits for it (Python's default is 5 ms). The
-# OTLP mapper thread holds it for whole requests; the event loop needs it for short moments (a
-# body chunk, a writer answer, a response) and waited up to 5 ms each time: OTLP quick runs gave
-# 9.5k spans/s with the default and 10.3-11.4k with 0.5-2 ms; native ingest was unchanged.
+# How long a thread may hold the GIL while another waits for it (Python's default is 5 ms).
+# Threads of this process (the OTLP mapper thread in AGENTLENS_OTLP_MAPPER=thread mode, the
+# reader threads, the mapper process's result thread) hold it for long stretches; the event loop
+# needs it for short moments (a body chunk, a writer answer, a response) and waited up to 5 ms
+# each time: OTLP quick runs with the mapper thread gave 9.5k spans/s with the default and
+# 10.3-11.4k with 0.5-2 ms; native ingest was unchanged.
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 
