@@ -161,8 +161,10 @@ _READY = re.compile(r"agentlens-collector ready on http://[^:]+:(\d+)")
 class ServerProcess:
     """``python -m collector serve`` in a subprocess; ``start()`` returns once it prints its ready line."""
 
-    def __init__(self, db_path: Path, *, env: Mapping[str, str] | None = None, port: int = 0) -> None:
+    def __init__(self, db_path: Path, *, env: Mapping[str, str] | None = None, port: int = 0,
+                 own_group: bool = False) -> None:
         self.db_path = db_path
+        self.own_group = own_group  # a process group of its own, which ``signal_group`` can signal
         self.env = {**os.environ, "AGENTLENS_AUTH": "disabled", "AGENTLENS_LOG_LEVEL": "warning", **(env or {})}
         self.requested_port = port
         self.port = 0
@@ -179,6 +181,7 @@ class ServerProcess:
             [sys.executable, "-m", "collector", "serve", "--host", "127.0.0.1", "--port", str(self.requested_port),
              "--db-path", str(self.db_path)],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=self.env, cwd=REPO,
+            start_new_session=self.own_group,
         )
         threading.Thread(target=self._pump, daemon=True).start()
         while True:
@@ -206,6 +209,12 @@ class ServerProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(30)
+
+    def signal_group(self, sig: int, timeout: float = 60.0) -> int:
+        """``sig`` to the server and its children at once, as Ctrl-C in a terminal does; the exit code."""
+        assert self.proc is not None and self.own_group
+        os.killpg(self.proc.pid, sig)
+        return self.proc.wait(timeout)
 
     def terminate(self, timeout: float = 60.0) -> int:
         """SIGTERM and wait for a clean exit; returns the exit code."""

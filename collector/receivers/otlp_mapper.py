@@ -6,7 +6,6 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -20,7 +19,7 @@ from collector.mapping.otlp_request import map_request
 from collector.mapping.otlp_wire import Encoding, Signal
 from collector.tempo.codec import new_spans
 from store.model import NewEvent
-from store.runtime import settle_gc
+from store.runtime import children_ignore_stop_signals, ignore_stop_signals, settle_gc
 from store.spans import NewSpan
 from store.wire import Wire, event_wire, events_from_wire, span_wire, spans_from_wire
 
@@ -111,7 +110,8 @@ class ProcessMapper:
     def _start(self) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_child_init, initargs=(self._prices_file,))
-        pool.submit(int)  # start the child now rather than on the first request
+        with children_ignore_stop_signals():
+            pool.submit(int)  # starts the child now (on this thread) rather than on the first request
         return pool
 
     async def map(self, signal_: Signal, encoding: Encoding, body: bytes, *, tenant: str, now_ns: int) -> Mapped:
@@ -153,7 +153,7 @@ _CHILD: dict[str, ThreadMapper] = {}
 
 
 def _child_init(prices_file: str) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops us (Ctrl-C reaches the whole group)
+    ignore_stop_signals()  # the server stops us (Ctrl-C reaches the whole group)
     parent = multiprocessing.parent_process()
     if parent is not None:  # a server killed outright cannot stop us: leave when it is gone
         threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from store.errors import StoreClosed, StoreError, Unavailable
-from store.runtime import settle_gc
+from store.runtime import children_ignore_stop_signals, ignore_stop_signals, settle_gc
 from store.sqlite import writes
 from store.sqlite.checkpoint import Checkpointer
 from store.sqlite.connections import open_writer, run_transaction
@@ -113,7 +113,8 @@ class ProcessWriter:
         process = ctx.Process(
             target=_child_main, args=(str(path), migrate, child_sock), name="agentlens-sqlite-writer", daemon=True,
         )
-        process.start()
+        with children_ignore_stop_signals():
+            process.start()
         child_sock.close()
         reader, writer = await asyncio.open_connection(sock=parent_sock)
         self = cls(process, reader, writer)
@@ -194,6 +195,7 @@ class ProcessWriter:
 
 def _child_main(path: str, migrate: bool, sock: socket.socket) -> None:
     """The writer process: open (and migrate), then run requests until end-of-file."""
+    ignore_stop_signals()  # the server drains and then closes our socket: we end at its end-of-file
     stream = sock.makefile("wb")
     try:
         conn = open_writer(Path(path), migrate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sqlite3
 from pathlib import Path
 from typing import Any, Literal
@@ -62,19 +63,23 @@ async def _send_until(
 
 
 async def _stop_mid_stream(
-    db: Path, stop_after: int, how: Literal["kill", "terminate"],
+    db: Path, stop_after: int, how: Literal["kill", "terminate", "interrupt"],
 ) -> tuple[dict[str, str], list[list[dict[str, Any]]]]:
     """Run a server on ``db``, stop it with requests in flight once ``stop_after`` batches were acknowledged.
 
     Returns the acknowledged events (id -> hash) and every batch sent.
     """
-    server = ServerProcess(db).start()
+    server = ServerProcess(db, own_group=how == "interrupt").start()
     acked: dict[str, str] = {}
     sent: list[list[dict[str, Any]]] = []
     try:
         senders = await _send_until(server.url, stop_after, acked, sent)
         if how == "kill":
             server.kill()  # SIGKILL: no chance to flush
+        elif how == "interrupt":
+            # Ctrl-C: SIGINT reaches the server and its writer and mapper processes at once
+            assert await asyncio.to_thread(server.signal_group, signal.SIGINT) == 0
+            assert "Traceback" not in "".join(server.output), "".join(server.output)
         else:
             # SIGTERM; the senders keep reading answers during the drain
             assert await asyncio.to_thread(server.terminate) == 0  # a clean exit after draining the queue
@@ -163,9 +168,12 @@ async def test_overload_answers_503_and_loses_nothing_acknowledged(make_client: 
     assert stats["totalEvents"] == len(acked) == 100 * (MAX_COMMITS_IN_FLIGHT + 3)
 
 
-async def test_sigterm_drains_and_commits_what_was_accepted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["terminate", "interrupt"])
+async def test_sigterm_or_ctrl_c_drains_and_commits_what_was_accepted(
+    tmp_path: Path, how: Literal["terminate", "interrupt"],
+) -> None:
     db = tmp_path / "term.db"
-    acked, _ = await _stop_mid_stream(db, 40, "terminate")
+    acked, _ = await _stop_mid_stream(db, 40, how)
     restarted = ServerProcess(db).start()
     try:
         async with aiohttp.ClientSession() as http:
