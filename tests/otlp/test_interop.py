@@ -72,9 +72,11 @@ def _export(exporter: OTLPSpanExporter, spans: list[ReadableSpan]) -> SpanExport
         exporter.shutdown()
 
 
+@pytest.mark.parametrize("mapper", ["thread", "process"])
 @pytest.mark.parametrize("compression", [None, "gzip"])
-async def test_c28_python_proto_http_exporter(otlp_client: TestClient[Any, Any], compression: str | None,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_c28_python_proto_http_exporter(make_otlp_client: OtlpClientFactory, compression: str | None,
+                                              mapper: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    otlp_client = await make_otlp_client(otlp_mapper=mapper)
     if compression:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", compression)
     exporter = OTLPSpanExporter(endpoint=str(otlp_client.make_url("/v1/traces")))
@@ -281,8 +283,11 @@ async def test_c25_python_exporter_retries_after_503(gated_client: tuple[TestCli
 # ------------------------------------------------------------------ logs from the SDK: GenAI content joins its span
 
 
-async def test_genai_log_content_from_sdk_joins_span(otlp_client: TestClient[Any, Any]) -> None:
-    """v1.36-style per-message log events exported before their span attach to its llm_call."""
+@pytest.mark.parametrize("mapper", ["thread", "process"])
+async def test_genai_log_content_from_sdk_joins_span(make_otlp_client: OtlpClientFactory, mapper: str) -> None:
+    """v1.36-style per-message log events exported before their span attach to its llm_call
+    (held by the memo between the two requests: in the server, or in its mapper process)."""
+    otlp_client = await make_otlp_client(otlp_mapper=mapper)
 
     def run() -> None:
         spans = InMemorySpanExporter()
