@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
-from typing import Final, TypeVar
+from typing import Final
 
 from aiohttp import web
 
@@ -42,7 +42,6 @@ from store.errors import RetryableStoreError
 __all__ = ("OtlpState", "add_routes", "otlp_state_key")
 
 LOG = logging.getLogger("collector.otlp")
-_T = TypeVar("_T")
 
 _INFLATE_GUESS: Final = 8
 _ALLOW: Final = "POST, OPTIONS"
