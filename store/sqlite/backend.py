@@ -44,6 +44,7 @@ from store.sqlite.analytics import AnalyticsMixin, after_retention
 from store.sqlite.connections import SQLiteConnections
 from store.timefmt import format_ms, parse_rfc3339_or
 from store.timeline import TimelineReads, verified_timeline
+from store.wire import event_wire, span_wire
 
 __all__ = ("SQLiteStore",)
 
@@ -99,7 +100,7 @@ class SQLiteStore(AnalyticsMixin, TimelineReads):
         if not events and not spans:
             return InsertResult((), 0, 0, ())
         return await self._c.run_write(partial(
-            writes.insert_events, wire=writes.event_wire(events), span_rows=writes.span_wire(spans),
+            writes.insert_events, wire=event_wire(events), span_rows=span_wire(spans),
         ))
 
     async def upsert_session(self, tenant: str, patch: SessionPatch) -> Session:

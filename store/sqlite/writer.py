@@ -30,6 +30,7 @@ from store.runtime import children_ignore_stop_signals, ignore_stop_signals, set
 from store.sqlite import writes
 from store.sqlite.checkpoint import Checkpointer
 from store.sqlite.connections import open_writer, run_transaction
+from store.wire import join_wires, wire_length
 
 __all__ = ("ProcessWriter", "ThreadWriter", "Writer")
 
@@ -223,7 +224,7 @@ MERGE_MAX_EVENTS = 1000
 
 def _insert_size(request: tuple[str, dict[str, Any]]) -> int | None:
     """Events in an insert request; None for any other request."""
-    return writes.wire_length(request[1]["wire"]) if request[0] == "insert_events" else None
+    return wire_length(request[1]["wire"]) if request[0] == "insert_events" else None
 
 
 def _with_queued_inserts(frames: _Frames, first: tuple[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
@@ -253,8 +254,8 @@ def _run_requests(conn: sqlite3.Connection, requests: list[tuple[str, dict[str, 
     if len(requests) > 1:
         wires = [kw["wire"] for _, kw in requests]
         try:
-            merged = partial(writes.insert_events, wire=writes.join_wires(wires),
-                             span_rows=writes.join_wires([kw["span_rows"] for _, kw in requests]))
+            merged = partial(writes.insert_events, wire=join_wires(wires),
+                             span_rows=join_wires([kw["span_rows"] for _, kw in requests]))
             result = run_transaction(conn, merged)
         except Exception as exc:  # one of them is at fault: each runs alone below
             LOG.debug("a merged insert failed (%s); running its %d requests one by one", exc, len(requests))

@@ -24,31 +24,27 @@ from store.spans import NewSpan
 from store.sqlite import queries as q
 from store.sqlite import rows
 from store.sqlite.connections import insert_rows
-from store.wire import Wire, event_wire, events_from_wire, join_wires, span_wire, spans_from_wire, wire_length
+from store.wire import Wire, events_from_wire, spans_from_wire, wire_length
 
 __all__ = (
     "delete_alert_rule",
     "delete_empty_sessions",
     "delete_expired_batch",
     "delete_spans_batch",
-    "event_wire",
     "fix_rollups_after_retention",
     "insert_alert_history",
     "insert_alert_rule",
     "insert_api_key",
     "insert_events",
-    "join_wires",
     "put_settings",
     "record_retention_run",
     "resolve_alert_history",
     "revoke_api_key",
-    "span_wire",
     "split_insert_result",
     "touch_api_key",
     "update_alert_rule",
     "upsert_agent",
     "upsert_session",
-    "wire_length",
 )
 
 # SQLite allows 32766 host parameters; stay far below for IN (...) lists.

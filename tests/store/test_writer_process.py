@@ -15,10 +15,10 @@ import pytest
 
 from store.errors import Conflict, NotFound, StoreClosed, StoreError
 from store.model import AlertRulePatch, ApiKey, EventQuery, NewEvent
-from store.sqlite import writes
 from store.sqlite.backend import SQLiteStore
 from store.sqlite.connections import open_writer
 from store.sqlite.writer import MERGE_MAX_EVENTS, _Frames, _run_requests, _with_queued_inserts
+from store.wire import event_wire
 from tests.store.builders import custom, session_started
 from tests.support import wait_until
 
@@ -94,7 +94,7 @@ async def test_committed_pages_reach_the_database_file_in_the_background(tmp_pat
 
 
 def _insert(*events: NewEvent) -> tuple[str, dict[str, Any]]:
-    return "insert_events", {"wire": writes.event_wire(events), "span_rows": ()}
+    return "insert_events", {"wire": event_wire(events), "span_rows": ()}
 
 
 def _wal_frames_written(conn: sqlite3.Connection, run: Callable[[], object]) -> int:
