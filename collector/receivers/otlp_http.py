@@ -137,9 +137,10 @@ async def _handle(request: web.Request, *, signal: Signal) -> web.StreamResponse
             await pipeline.submit(result.events, source="otlp", spans=result.spans)
     except Overloaded as exc:
         return _status(request, 503, str(exc), encoding, {"Retry-After": str(exc.retry_after)})
-    except (RetryableStoreError, MapperUnavailable) as exc:
-        message = str(exc) if isinstance(exc, MapperUnavailable) else "database unavailable, retry later"
-        return _status(request, 503, message, encoding, {"Retry-After": "1"})
+    except RetryableStoreError:
+        return _status(request, 503, "database unavailable, retry later", encoding, {"Retry-After": "1"})
+    except MapperUnavailable as exc:
+        return _status(request, 503, str(exc), encoding, {"Retry-After": "1"})
     if result.series_updates:
         mapper.commit_series(result.series_updates)
     return web.Response(body=export_response(signal, encoding, result.rejected, result.error_message),
