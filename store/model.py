@@ -178,10 +178,13 @@ class InsertResult:
         return _insert_result, (columns, self.inserted, self.duplicates, self.sessions_touched)
 
 
+_new_outcome = from_fields(EventOutcome)
+
+
 def _insert_result(
     columns: tuple[tuple[Any, ...], ...], inserted: int, duplicates: int, touched: tuple[tuple[str, str], ...],
 ) -> InsertResult:
-    outcomes = tuple(map(from_fields(EventOutcome), zip(*columns, strict=True)))
+    outcomes = tuple(map(_new_outcome, zip(*columns, strict=True)))
     return InsertResult(outcomes, inserted, duplicates, touched)
 
 
